@@ -1,0 +1,1 @@
+//! Bills (§7): filled in next.

@@ -1,0 +1,1 @@
+//! JSAPI launch parameters (§9).
