@@ -94,11 +94,7 @@ impl TradeState {
     pub fn is_final(&self) -> bool {
         matches!(
             self,
-            TradeState::Success
-                | TradeState::Refund
-                | TradeState::Closed
-                | TradeState::Revoked
-                | TradeState::PayError
+            TradeState::Success | TradeState::Refund | TradeState::Closed | TradeState::Revoked | TradeState::PayError
         )
     }
 }
@@ -118,10 +114,7 @@ wire_enum!(
 impl RefundStatus {
     /// WeChat will not move it further on its own (CHANGE needs a person in the merchant platform).
     pub fn is_terminal(&self) -> bool {
-        matches!(
-            self,
-            RefundStatus::Success | RefundStatus::RefundClose | RefundStatus::Change
-        )
+        matches!(self, RefundStatus::Success | RefundStatus::RefundClose | RefundStatus::Change)
     }
 }
 
@@ -193,8 +186,7 @@ impl fmt::Display for SignType {
 impl std::str::FromStr for SignType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        SignType::parse(s)
-            .ok_or_else(|| format!("unknown sign type {s:?} (expected MD5 or HMAC-SHA256)"))
+        SignType::parse(s).ok_or_else(|| format!("unknown sign type {s:?} (expected MD5 or HMAC-SHA256)"))
     }
 }
 
@@ -212,16 +204,7 @@ mod tests {
 
     #[test]
     fn every_known_value_round_trips() {
-        for t in [
-            "SUCCESS",
-            "REFUND",
-            "NOTPAY",
-            "CLOSED",
-            "REVOKED",
-            "USERPAYING",
-            "PAYERROR",
-            "ACCEPT",
-        ] {
+        for t in ["SUCCESS", "REFUND", "NOTPAY", "CLOSED", "REVOKED", "USERPAYING", "PAYERROR", "ACCEPT"] {
             assert_eq!(TradeState::parse(t).as_str(), t);
             assert!(TradeState::parse(t).is_known());
         }
@@ -235,10 +218,7 @@ mod tests {
         assert_eq!(SignType::parse("HMAC-SHA256"), Some(SignType::HmacSha256));
         assert_eq!(SignType::parse("HMAC_SHA256"), None);
         assert_eq!(SignType::parse("md5"), None);
-        assert_eq!(
-            SignType::from_signature_len(&"A".repeat(64)),
-            Some(SignType::HmacSha256)
-        );
+        assert_eq!(SignType::from_signature_len(&"A".repeat(64)), Some(SignType::HmacSha256));
         assert_eq!(SignType::from_signature_len("ABC"), None);
     }
 }

@@ -160,10 +160,7 @@ pub enum DecodeError {
 
 impl DecodeError {
     pub fn invalid(field: impl Into<String>, reason: impl fmt::Display) -> Self {
-        DecodeError::Invalid {
-            field: field.into(),
-            reason: reason.to_string(),
-        }
+        DecodeError::Invalid { field: field.into(), reason: reason.to_string() }
     }
 }
 
@@ -182,11 +179,7 @@ pub enum Error {
     Signature(#[from] SignError),
     /// `result_code=FAIL`.
     #[error("WeChat business error {err_code}: {err_code_des} (retry: {retry:?})")]
-    Business {
-        err_code: ErrCode,
-        err_code_des: String,
-        retry: RetryClass,
-    },
+    Business { err_code: ErrCode, err_code_des: String, retry: RetryClass },
     #[error("unreadable reply: {0}")]
     Decode(#[from] DecodeError),
     /// The request could not be built (invalid field value, XML-incompatible characters).
@@ -226,41 +219,14 @@ mod tests {
 
     #[test]
     fn retry_classes_follow_the_tables() {
-        assert_eq!(
-            ErrCode::parse("SYSTEMERROR").retry_class(Api::Refund),
-            RetryClass::SameParameters
-        );
-        assert_eq!(
-            ErrCode::parse("BIZERR_NEED_RETRY").retry_class(Api::Refund),
-            RetryClass::SameParameters
-        );
-        assert_eq!(
-            ErrCode::parse("NOTENOUGH").retry_class(Api::Refund),
-            RetryClass::Wait
-        );
-        assert_eq!(
-            ErrCode::parse("NOTENOUGH").retry_class(Api::UnifiedOrder),
-            RetryClass::Never
-        );
-        assert_eq!(
-            ErrCode::parse("FREQUENCY_LIMITED").retry_class(Api::Refund),
-            RetryClass::Wait
-        );
-        assert_eq!(
-            ErrCode::parse("TRADE_OVERDUE").retry_class(Api::Refund),
-            RetryClass::Never
-        );
-        assert_eq!(
-            ErrCode::parse("ORDERNOTEXIST").retry_class(Api::OrderQuery),
-            RetryClass::Never
-        );
-        assert_eq!(
-            ErrCode::parse("BRAND_NEW").retry_class(Api::Refund),
-            RetryClass::Never
-        );
-        assert_eq!(
-            ErrCode::parse("BRAND_NEW"),
-            ErrCode::Unknown("BRAND_NEW".into())
-        );
+        assert_eq!(ErrCode::parse("SYSTEMERROR").retry_class(Api::Refund), RetryClass::SameParameters);
+        assert_eq!(ErrCode::parse("BIZERR_NEED_RETRY").retry_class(Api::Refund), RetryClass::SameParameters);
+        assert_eq!(ErrCode::parse("NOTENOUGH").retry_class(Api::Refund), RetryClass::Wait);
+        assert_eq!(ErrCode::parse("NOTENOUGH").retry_class(Api::UnifiedOrder), RetryClass::Never);
+        assert_eq!(ErrCode::parse("FREQUENCY_LIMITED").retry_class(Api::Refund), RetryClass::Wait);
+        assert_eq!(ErrCode::parse("TRADE_OVERDUE").retry_class(Api::Refund), RetryClass::Never);
+        assert_eq!(ErrCode::parse("ORDERNOTEXIST").retry_class(Api::OrderQuery), RetryClass::Never);
+        assert_eq!(ErrCode::parse("BRAND_NEW").retry_class(Api::Refund), RetryClass::Never);
+        assert_eq!(ErrCode::parse("BRAND_NEW"), ErrCode::Unknown("BRAND_NEW".into()));
     }
 }

@@ -10,9 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// An amount of money in fen (1 yuan = 100 fen). May be negative (refund rows, fee reversals).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Fen(pub i64);
 
@@ -49,9 +47,7 @@ impl Fen {
         if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(MoneyError::new(text, "expected a whole number of fen"));
         }
-        text.parse::<i64>()
-            .map(Fen)
-            .map_err(|_| MoneyError::new(text, "amount too large"))
+        text.parse::<i64>().map(Fen).map_err(|_| MoneyError::new(text, "amount too large"))
     }
 
     /// Parses a bill's yuan text (`0.01`, `45.0`, `0`, `-2.02`) into fen, exactly.
@@ -82,9 +78,7 @@ impl FromStr for Fen {
 }
 
 /// A bill fee (手续费) kept exactly at the bill's five decimals: units of 0.00001 yuan.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct FeeAmount(pub i64);
 
@@ -123,10 +117,7 @@ pub struct MoneyError {
 
 impl MoneyError {
     fn new(text: &str, reason: &'static str) -> Self {
-        MoneyError {
-            text: text.chars().take(40).collect(),
-            reason,
-        }
+        MoneyError { text: text.chars().take(40).collect(), reason }
     }
 }
 
@@ -141,29 +132,16 @@ pub fn parse_decimal(text: &str, scale: u32) -> Result<i64, MoneyError> {
         None => (body, ""),
     };
     if int_part.is_empty() || !int_part.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(MoneyError::new(
-            text,
-            "expected digits before the decimal point",
-        ));
+        return Err(MoneyError::new(text, "expected digits before the decimal point"));
     }
     if body.contains('.') && frac_part.is_empty() {
-        return Err(MoneyError::new(
-            text,
-            "expected digits after the decimal point",
-        ));
+        return Err(MoneyError::new(text, "expected digits after the decimal point"));
     }
     if !frac_part.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(MoneyError::new(
-            text,
-            "expected digits after the decimal point",
-        ));
+        return Err(MoneyError::new(text, "expected digits after the decimal point"));
     }
     let scale_digits = usize::try_from(scale).unwrap_or(usize::MAX);
-    let (kept, extra) = if frac_part.len() > scale_digits {
-        frac_part.split_at(scale_digits)
-    } else {
-        (frac_part, "")
-    };
+    let (kept, extra) = if frac_part.len() > scale_digits { frac_part.split_at(scale_digits) } else { (frac_part, "") };
     if extra.bytes().any(|b| b != b'0') {
         return Err(MoneyError::new(text, "more decimals than the unit allows"));
     }
@@ -178,10 +156,7 @@ pub fn parse_decimal(text: &str, scale: u32) -> Result<i64, MoneyError> {
             .ok_or_else(too_large)?;
     }
     for _ in kept.len()..scale_digits {
-        value = value
-            .checked_mul(10)
-            .filter(|v| *v <= i128::from(i64::MAX) + 1)
-            .ok_or_else(too_large)?;
+        value = value.checked_mul(10).filter(|v| *v <= i128::from(i64::MAX) + 1).ok_or_else(too_large)?;
     }
     let signed = if negative { -value } else { value };
     i64::try_from(signed).map_err(|_| too_large())
@@ -191,11 +166,8 @@ pub fn parse_decimal(text: &str, scale: u32) -> Result<i64, MoneyError> {
 pub fn format_decimal(value: i64, scale: u32) -> String {
     let digits = value.unsigned_abs().to_string();
     let scale = usize::try_from(scale).unwrap_or(0);
-    let padded = if digits.len() <= scale {
-        format!("{}{}", "0".repeat(scale + 1 - digits.len()), digits)
-    } else {
-        digits
-    };
+    let padded =
+        if digits.len() <= scale { format!("{}{}", "0".repeat(scale + 1 - digits.len()), digits) } else { digits };
     let (int_part, frac_part) = padded.split_at(padded.len() - scale);
     let sign = if value < 0 { "-" } else { "" };
     if scale == 0 {
@@ -230,9 +202,7 @@ mod tests {
 
     #[test]
     fn inexact_or_malformed_yuan_is_refused() {
-        for text in [
-            "0.001", "1.005", "", ".5", "5.", "1,00", "¥1", "1e2", "0x10", " 1", "--1", "1.2.3",
-        ] {
+        for text in ["0.001", "1.005", "", ".5", "5.", "1,00", "¥1", "1e2", "0x10", " 1", "--1", "1.2.3"] {
             assert!(Fen::parse_yuan(text).is_err(), "{text:?} must be refused");
         }
     }

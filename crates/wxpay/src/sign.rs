@@ -52,10 +52,8 @@ pub enum SignError {
 
 /// `name=value&…` over the signed fields, without the key.
 pub fn string_to_sign(message: &Message) -> String {
-    let mut pairs: Vec<(&str, &str)> = message
-        .iter()
-        .filter(|(name, value)| *name != "sign" && !value.is_empty())
-        .collect();
+    let mut pairs: Vec<(&str, &str)> =
+        message.iter().filter(|(name, value)| *name != "sign" && !value.is_empty()).collect();
     pairs.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let mut out = String::with_capacity(pairs.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
     for (i, (name, value)) in pairs.iter().enumerate() {
@@ -117,10 +115,7 @@ pub fn sign_in_place(message: &mut Message, sign_type: SignType, key: &ApiKey) {
 /// How to choose the algorithm when verifying (§3.5): the message's own `sign_type` first, else what
 /// the caller knows (the request's type for a reply, the order's stored type for a notification),
 /// else the signature's length.
-pub fn resolve_sign_type(
-    message: &Message,
-    known: Option<SignType>,
-) -> Result<SignType, SignError> {
+pub fn resolve_sign_type(message: &Message, known: Option<SignType>) -> Result<SignType, SignError> {
     if let Some(declared) = message.get_non_empty("sign_type") {
         return SignType::parse(declared)
             .ok_or_else(|| SignError::UnknownSignType(declared.chars().take(32).collect()));
@@ -133,11 +128,7 @@ pub fn resolve_sign_type(
 }
 
 /// Verifies `message`'s `sign`, returning the algorithm that verified it.
-pub fn verify(
-    message: &Message,
-    known: Option<SignType>,
-    key: &ApiKey,
-) -> Result<SignType, SignError> {
+pub fn verify(message: &Message, known: Option<SignType>, key: &ApiKey) -> Result<SignType, SignError> {
     let given = message.get_non_empty("sign").ok_or(SignError::Missing)?;
     let sign_type = resolve_sign_type(message, known)?;
     let expected = sign(message, sign_type, key);
@@ -175,10 +166,7 @@ mod tests {
             string_to_sign(&m),
             "appid=wxd930ea5d5a258f4f&body=test&device_info=1000&mch_id=10000100&nonce_str=ibuaiVcKdpRxkhJA"
         );
-        assert_eq!(
-            sign(&m, SignType::Md5, &doc_key()),
-            "9A0A8659F005D6984697E2CA0A9CF3B7"
-        );
+        assert_eq!(sign(&m, SignType::Md5, &doc_key()), "9A0A8659F005D6984697E2CA0A9CF3B7");
     }
 
     #[test]
@@ -191,13 +179,7 @@ mod tests {
 
     #[test]
     fn sign_and_empty_values_are_dropped_but_zero_and_sign_type_are_kept() {
-        let m = Message::from_pairs([
-            ("sign", "X"),
-            ("b", ""),
-            ("a", "0"),
-            ("sign_type", "HMAC-SHA256"),
-            ("Z", "1"),
-        ]);
+        let m = Message::from_pairs([("sign", "X"), ("b", ""), ("a", "0"), ("sign_type", "HMAC-SHA256"), ("Z", "1")]);
         // Byte order: uppercase before lowercase.
         assert_eq!(string_to_sign(&m), "Z=1&a=0&sign_type=HMAC-SHA256");
     }
@@ -228,38 +210,23 @@ mod tests {
         let mut hmac_without_type = doc_example();
         sign_in_place(&mut hmac_without_type, SignType::HmacSha256, &key);
         // No sign_type, no stored type: the 64-character length decides.
-        assert_eq!(
-            verify(&hmac_without_type, None, &key),
-            Ok(SignType::HmacSha256)
-        );
+        assert_eq!(verify(&hmac_without_type, None, &key), Ok(SignType::HmacSha256));
         // The stored type wins over the length.
-        assert_eq!(
-            verify(&hmac_without_type, Some(SignType::Md5), &key),
-            Err(SignError::Mismatch(SignType::Md5))
-        );
+        assert_eq!(verify(&hmac_without_type, Some(SignType::Md5), &key), Err(SignError::Mismatch(SignType::Md5)));
 
         let mut declared = doc_example();
         declared.set("sign_type", "HMAC_SHA256");
         declared.set("sign", "00");
-        assert!(matches!(
-            verify(&declared, None, &key),
-            Err(SignError::UnknownSignType(_))
-        ));
+        assert!(matches!(verify(&declared, None, &key), Err(SignError::UnknownSignType(_))));
     }
 
     #[test]
     fn wrong_key_and_altered_message_fail() {
         let mut m = doc_example();
         sign_request(&mut m, SignType::Md5, &doc_key());
-        assert_eq!(
-            verify(&m, None, &ApiKey::new("wrong")),
-            Err(SignError::Mismatch(SignType::Md5))
-        );
+        assert_eq!(verify(&m, None, &ApiKey::new("wrong")), Err(SignError::Mismatch(SignType::Md5)));
         m.set("body", "test2");
-        assert_eq!(
-            verify(&m, None, &doc_key()),
-            Err(SignError::Mismatch(SignType::Md5))
-        );
+        assert_eq!(verify(&m, None, &doc_key()), Err(SignError::Mismatch(SignType::Md5)));
         m.remove("sign");
         assert_eq!(verify(&m, None, &doc_key()), Err(SignError::Missing));
     }

@@ -56,17 +56,11 @@ impl BeijingTime {
     /// `yyyyMMddHHmmss` (time_end, time_start, time_expire).
     pub fn parse_compact(text: &str) -> Result<Self, TimeError> {
         if text.len() != 14 || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(TimeError {
-                text: text.into(),
-                expected: "yyyyMMddHHmmss",
-            });
+            return Err(TimeError { text: text.into(), expected: "yyyyMMddHHmmss" });
         }
         NaiveDateTime::parse_from_str(text, "%Y%m%d%H%M%S")
             .map(BeijingTime)
-            .map_err(|_| TimeError {
-                text: text.into(),
-                expected: "yyyyMMddHHmmss",
-            })
+            .map_err(|_| TimeError { text: text.into(), expected: "yyyyMMddHHmmss" })
     }
 
     /// `yyyy-MM-dd HH:mm:ss` (success_time, bills). The 2014 bill example writes fullwidth colons
@@ -79,16 +73,11 @@ impl BeijingTime {
         } else {
             text
         };
-        let err = || TimeError {
-            text: text.into(),
-            expected: "yyyy-MM-dd HH:mm:ss",
-        };
+        let err = || TimeError { text: text.into(), expected: "yyyy-MM-dd HH:mm:ss" };
         if text_ascii.len() != 19 {
             return Err(err());
         }
-        NaiveDateTime::parse_from_str(text_ascii, "%Y-%m-%d %H:%M:%S")
-            .map(BeijingTime)
-            .map_err(|_| err())
+        NaiveDateTime::parse_from_str(text_ascii, "%Y-%m-%d %H:%M:%S").map(BeijingTime).map_err(|_| err())
     }
 
     /// Either format, chosen by shape.
@@ -122,15 +111,9 @@ pub fn format_bill_date(date: NaiveDate) -> String {
 
 /// Parses `yyyyMMdd` or `yyyy-MM-dd`.
 pub fn parse_bill_date(text: &str) -> Result<NaiveDate, TimeError> {
-    let fmt = if text.len() == 8 {
-        "%Y%m%d"
-    } else {
-        "%Y-%m-%d"
-    };
-    NaiveDate::parse_from_str(text, fmt).map_err(|_| TimeError {
-        text: text.into(),
-        expected: "yyyyMMdd or yyyy-MM-dd",
-    })
+    let fmt = if text.len() == 8 { "%Y%m%d" } else { "%Y-%m-%d" };
+    NaiveDate::parse_from_str(text, fmt)
+        .map_err(|_| TimeError { text: text.into(), expected: "yyyyMMdd or yyyy-MM-dd" })
 }
 
 #[cfg(test)]
@@ -146,8 +129,7 @@ mod tests {
 
     #[test]
     fn midnight_in_beijing_is_the_previous_utc_day() {
-        let t = BeijingTime::parse_dashed("2024-03-01 00:00:00")
-            .map(|t| (t.date(), t.to_utc().date_naive()));
+        let t = BeijingTime::parse_dashed("2024-03-01 00:00:00").map(|t| (t.date(), t.to_utc().date_naive()));
         assert_eq!(
             t,
             Ok((
@@ -167,22 +149,16 @@ mod tests {
 
     #[test]
     fn malformed_times_are_refused() {
-        for t in [
-            "",
-            "2014111117004",
-            "20141311170043",
-            "2014-11-10T16:33:45",
-            "2014-11-10 16:33",
-            "２０１４1111170043",
-        ] {
+        for t in
+            ["", "2014111117004", "20141311170043", "2014-11-10T16:33:45", "2014-11-10 16:33", "２０１４1111170043"]
+        {
             assert!(BeijingTime::parse_any(t).is_err(), "{t:?}");
         }
     }
 
     #[test]
     fn utc_round_trip() {
-        let t = BeijingTime::parse_compact("20200104183424")
-            .unwrap_or_else(|_| BeijingTime::from_utc(Utc::now()));
+        let t = BeijingTime::parse_compact("20200104183424").unwrap_or_else(|_| BeijingTime::from_utc(Utc::now()));
         assert_eq!(BeijingTime::from_utc(t.to_utc()), t);
     }
 }

@@ -52,9 +52,7 @@ impl Message {
     }
 
     /// Builds a message from pairs; a repeated name keeps the last value.
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
         let mut m = Message::new();
         for (k, v) in pairs {
             m.set(k, v);
@@ -74,11 +72,7 @@ impl Message {
     }
 
     /// Sets a field only when there is a value.
-    pub fn set_opt(
-        &mut self,
-        name: impl Into<String>,
-        value: Option<impl Into<String>>,
-    ) -> &mut Self {
+    pub fn set_opt(&mut self, name: impl Into<String>, value: Option<impl Into<String>>) -> &mut Self {
         if let Some(v) = value {
             self.set(name, v);
         }
@@ -91,10 +85,7 @@ impl Message {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     /// The value unless absent or empty: WeChat treats an empty value as absent (§3.2).
@@ -140,47 +131,28 @@ impl Message {
 
     pub fn to_xml_with_root(&self, root: &str) -> Result<String, XmlError> {
         let mut writer = Writer::new(Cursor::new(Vec::with_capacity(64 + self.fields.len() * 48)));
-        let io = |e: std::io::Error| XmlError::Malformed {
-            position: 0,
-            reason: e.to_string(),
-        };
+        let io = |e: std::io::Error| XmlError::Malformed { position: 0, reason: e.to_string() };
         check_name(root)?;
-        writer
-            .write_event(Event::Start(BytesStart::new(root)))
-            .map_err(io)?;
+        writer.write_event(Event::Start(BytesStart::new(root))).map_err(io)?;
         for (name, value) in &self.fields {
             check_name(name)?;
             if value.chars().any(|c| !is_xml_char(c)) {
                 return Err(XmlError::BadCharacter(name.clone()));
             }
-            writer
-                .write_event(Event::Start(BytesStart::new(name.as_str())))
-                .map_err(io)?;
+            writer.write_event(Event::Start(BytesStart::new(name.as_str()))).map_err(io)?;
             if value.is_empty() {
                 // <x></x>: an empty value, which signing skips.
-            } else if value.bytes().all(|b| b.is_ascii_digit())
-                || value.contains("]]>")
-                || value.contains('\r')
-            {
+            } else if value.bytes().all(|b| b.is_ascii_digit()) || value.contains("]]>") || value.contains('\r') {
                 // Digits bare like WeChat; a value CDATA cannot hold (`]]>`, or `\r`, which XML
                 // parsers normalise inside CDATA) is escaped text instead (`&#13;` survives).
-                writer
-                    .write_event(Event::Text(BytesText::from_escaped(escape_text(value))))
-                    .map_err(io)?;
+                writer.write_event(Event::Text(BytesText::from_escaped(escape_text(value)))).map_err(io)?;
             } else {
-                writer
-                    .write_event(Event::CData(BytesCData::new(value.as_str())))
-                    .map_err(io)?;
+                writer.write_event(Event::CData(BytesCData::new(value.as_str()))).map_err(io)?;
             }
-            writer
-                .write_event(Event::End(BytesEnd::new(name.as_str())))
-                .map_err(io)?;
+            writer.write_event(Event::End(BytesEnd::new(name.as_str()))).map_err(io)?;
         }
-        writer
-            .write_event(Event::End(BytesEnd::new(root)))
-            .map_err(io)?;
-        String::from_utf8(writer.into_inner().into_inner())
-            .map_err(|e| XmlError::NotUtf8(e.utf8_error().valid_up_to()))
+        writer.write_event(Event::End(BytesEnd::new(root))).map_err(io)?;
+        String::from_utf8(writer.into_inner().into_inner()).map_err(|e| XmlError::NotUtf8(e.utf8_error().valid_up_to()))
     }
 }
 
@@ -233,43 +205,26 @@ fn parse_flat(text: &str, expected_root: &str) -> Result<Message, XmlError> {
     }
     let mut state = State::BeforeRoot;
     let mut message = Message::new();
-    let malformed = |reader: &Reader<&[u8]>, reason: String| XmlError::Malformed {
-        position: reader.buffer_position(),
-        reason,
-    };
+    let malformed =
+        |reader: &Reader<&[u8]>, reason: String| XmlError::Malformed { position: reader.buffer_position(), reason };
 
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| malformed(&reader, e.to_string()))?;
+        let event = reader.read_event().map_err(|e| malformed(&reader, e.to_string()))?;
         match event {
             Event::DocType(_) => return Err(XmlError::DtdRefused(reader.buffer_position())),
             Event::Decl(_) | Event::Comment(_) => {}
-            Event::PI(_) => {
-                return Err(malformed(
-                    &reader,
-                    "processing instructions are not allowed".into(),
-                ))
-            }
+            Event::PI(_) => return Err(malformed(&reader, "processing instructions are not allowed".into())),
             Event::Start(start) | Event::Empty(start) if start.attributes().next().is_some() => {
-                return Err(XmlError::Attributes(
-                    String::from_utf8_lossy(start.name().as_ref()).into_owned(),
-                ));
+                return Err(XmlError::Attributes(String::from_utf8_lossy(start.name().as_ref()).into_owned()));
             }
             Event::Start(start) => {
                 let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
                 state = match state {
                     State::BeforeRoot if name == expected_root => State::InRoot,
                     State::BeforeRoot => {
-                        return Err(XmlError::WrongRoot {
-                            found: name,
-                            expected: expected_root.into(),
-                        })
+                        return Err(XmlError::WrongRoot { found: name, expected: expected_root.into() })
                     }
-                    State::InRoot => State::InField {
-                        name,
-                        value: String::new(),
-                    },
+                    State::InRoot => State::InField { name, value: String::new() },
                     State::InField { .. } => return Err(XmlError::Nested(name)),
                     State::AfterRoot => return Err(XmlError::TrailingContent),
                 };
@@ -280,19 +235,14 @@ fn parse_flat(text: &str, expected_root: &str) -> Result<Message, XmlError> {
                     State::InRoot => push_field(&mut message, name, String::new())?,
                     State::BeforeRoot if name == expected_root => state = State::AfterRoot,
                     State::BeforeRoot => {
-                        return Err(XmlError::WrongRoot {
-                            found: name,
-                            expected: expected_root.into(),
-                        })
+                        return Err(XmlError::WrongRoot { found: name, expected: expected_root.into() })
                     }
                     State::InField { .. } => return Err(XmlError::Nested(name)),
                     State::AfterRoot => return Err(XmlError::TrailingContent),
                 }
             }
             Event::Text(t) => {
-                let unescaped = t
-                    .unescape()
-                    .map_err(|e| malformed(&reader, e.to_string()))?;
+                let unescaped = t.unescape().map_err(|e| malformed(&reader, e.to_string()))?;
                 match &mut state {
                     State::InField { value, .. } => value.push_str(&unescaped),
                     _ if unescaped.trim().is_empty() => {}
@@ -303,8 +253,7 @@ fn parse_flat(text: &str, expected_root: &str) -> Result<Message, XmlError> {
             Event::CData(c) => match &mut state {
                 State::InField { value, .. } => {
                     let inner = c.into_inner();
-                    let s = std::str::from_utf8(&inner)
-                        .map_err(|e| XmlError::NotUtf8(e.valid_up_to()))?;
+                    let s = std::str::from_utf8(&inner).map_err(|e| XmlError::NotUtf8(e.valid_up_to()))?;
                     value.push_str(s);
                 }
                 _ => return Err(malformed(&reader, "CDATA outside a field".into())),
@@ -357,12 +306,7 @@ mod tests {
 
     #[test]
     fn writer_output_is_exact() {
-        let m = Message::from_pairs([
-            ("appid", "wx1"),
-            ("total_fee", "100"),
-            ("body", "测试 <&>"),
-            ("empty", ""),
-        ]);
+        let m = Message::from_pairs([("appid", "wx1"), ("total_fee", "100"), ("body", "测试 <&>"), ("empty", "")]);
         assert_eq!(
             m.to_xml().unwrap(),
             "<xml><appid><![CDATA[wx1]]></appid><total_fee>100</total_fee><body><![CDATA[测试 <&>]]></body><empty></empty></xml>"
@@ -372,64 +316,29 @@ mod tests {
     #[test]
     fn a_dtd_is_refused_before_any_entity_is_read() {
         let attack = br#"<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><xml><a>&xxe;</a></xml>"#;
-        assert!(matches!(
-            Message::parse(attack),
-            Err(XmlError::DtdRefused(_))
-        ));
+        assert!(matches!(Message::parse(attack), Err(XmlError::DtdRefused(_))));
     }
 
     #[test]
     fn unknown_entities_are_refused() {
-        assert!(matches!(
-            Message::parse(b"<xml><a>&xxe;</a></xml>"),
-            Err(XmlError::Malformed { .. })
-        ));
+        assert!(matches!(Message::parse(b"<xml><a>&xxe;</a></xml>"), Err(XmlError::Malformed { .. })));
     }
 
     #[test]
     fn truncated_documents_are_refused() {
-        for doc in [
-            &b"<xml><a>1</a>"[..],
-            b"<xml><a>1",
-            b"<xml><a><![CDATA[1",
-            b"<xml",
-            b"",
-            b"   ",
-        ] {
-            assert!(
-                Message::parse(doc).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(doc)
-            );
+        for doc in [&b"<xml><a>1</a>"[..], b"<xml><a>1", b"<xml><a><![CDATA[1", b"<xml", b"", b"   "] {
+            assert!(Message::parse(doc).is_err(), "{:?}", String::from_utf8_lossy(doc));
         }
     }
 
     #[test]
     fn structure_wechat_never_sends_is_refused() {
-        assert!(matches!(
-            Message::parse(b"<xml><a><b>1</b></a></xml>"),
-            Err(XmlError::Nested(_))
-        ));
-        assert!(matches!(
-            Message::parse(b"<xml><a x=\"1\">1</a></xml>"),
-            Err(XmlError::Attributes(_))
-        ));
-        assert!(matches!(
-            Message::parse(b"<xml><a>1</a><a>2</a></xml>"),
-            Err(XmlError::DuplicateField(_))
-        ));
-        assert!(matches!(
-            Message::parse(b"<root><a>1</a></root>"),
-            Err(XmlError::WrongRoot { .. })
-        ));
-        assert!(matches!(
-            Message::parse(b"<xml></xml><xml></xml>"),
-            Err(XmlError::TrailingContent)
-        ));
-        assert!(matches!(
-            Message::parse(b"<xml><a>\xff</a></xml>"),
-            Err(XmlError::NotUtf8(_))
-        ));
+        assert!(matches!(Message::parse(b"<xml><a><b>1</b></a></xml>"), Err(XmlError::Nested(_))));
+        assert!(matches!(Message::parse(b"<xml><a x=\"1\">1</a></xml>"), Err(XmlError::Attributes(_))));
+        assert!(matches!(Message::parse(b"<xml><a>1</a><a>2</a></xml>"), Err(XmlError::DuplicateField(_))));
+        assert!(matches!(Message::parse(b"<root><a>1</a></root>"), Err(XmlError::WrongRoot { .. })));
+        assert!(matches!(Message::parse(b"<xml></xml><xml></xml>"), Err(XmlError::TrailingContent)));
+        assert!(matches!(Message::parse(b"<xml><a>\xff</a></xml>"), Err(XmlError::NotUtf8(_))));
     }
 
     #[test]
