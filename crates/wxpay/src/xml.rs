@@ -130,6 +130,16 @@ impl Message {
     }
 
     pub fn to_xml_with_root(&self, root: &str) -> Result<String, XmlError> {
+        self.write(root, false)
+    }
+
+    /// Writes `<xml>…</xml>` with every value in CDATA, digits included (the acknowledgement
+    /// bodies of §6.1 are written this way).
+    pub fn to_xml_all_cdata(&self) -> Result<String, XmlError> {
+        self.write("xml", true)
+    }
+
+    fn write(&self, root: &str, cdata_digits: bool) -> Result<String, XmlError> {
         let mut writer = Writer::new(Cursor::new(Vec::with_capacity(64 + self.fields.len() * 48)));
         let io = |e: std::io::Error| XmlError::Malformed { position: 0, reason: e.to_string() };
         check_name(root)?;
@@ -142,7 +152,7 @@ impl Message {
             writer.write_event(Event::Start(BytesStart::new(name.as_str()))).map_err(io)?;
             if value.is_empty() {
                 // <x></x>: an empty value, which signing skips.
-            } else if value.bytes().all(|b| b.is_ascii_digit()) || value.contains("]]>") || value.contains('\r') {
+            } else if (!cdata_digits && value.bytes().all(|b| b.is_ascii_digit())) || value.contains("]]>") || value.contains('\r') {
                 // Digits bare like WeChat; a value CDATA cannot hold (`]]>`, or `\r`, which XML
                 // parsers normalise inside CDATA) is escaped text instead (`&#13;` survives).
                 writer.write_event(Event::Text(BytesText::from_escaped(escape_text(value)))).map_err(io)?;
