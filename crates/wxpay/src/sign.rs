@@ -231,6 +231,24 @@ mod tests {
         assert_eq!(verify(&m, None, &doc_key()), Err(SignError::Missing));
     }
 
+    proptest::proptest! {
+        /// A signed message still verifies after an XML round trip, whatever UTF-8 its values hold
+        /// (XML-representable characters; the writer refuses the others).
+        #[test]
+        fn signed_message_verifies_after_xml_round_trip(
+            values in proptest::collection::vec("[\\PC\t\r\n ]{0,24}", 1..10),
+            hmac in proptest::bool::ANY,
+            key in "[a-zA-Z0-9]{32}",
+        ) {
+            let key = ApiKey::new(key);
+            let sign_type = if hmac { SignType::HmacSha256 } else { SignType::Md5 };
+            let mut m: Message = values.iter().enumerate().map(|(i, v)| (format!("field_{i}"), v.clone())).collect();
+            sign_request(&mut m, sign_type, &key);
+            let parsed = Message::parse(m.to_xml().unwrap().as_bytes()).unwrap();
+            proptest::prop_assert_eq!(verify(&parsed, None, &key), Ok(sign_type));
+        }
+    }
+
     #[test]
     fn api_key_debug_hides_the_key() {
         let dbg = format!("{:?}", doc_key());
