@@ -19,7 +19,8 @@ use crate::time::BeijingTime;
 use crate::xml::{Message, XmlError};
 
 /// The body WeChat expects after a notification was taken (§6.1); anything else makes it retry.
-pub const ACK_SUCCESS: &str = "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>";
+pub const ACK_SUCCESS: &str =
+    "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>";
 
 /// The negative acknowledgement with a reason; WeChat retries on its schedule.
 pub fn ack_fail(reason: &str) -> String {
@@ -309,7 +310,10 @@ impl Fields<'_> {
     where
         T: TryFrom<String, Error = crate::ids::IdError>,
     {
-        self.0.get_non_empty(name).map(|v| T::try_from(v.to_string()).map_err(|e| DecodeError::invalid(name, e))).transpose()
+        self.0
+            .get_non_empty(name)
+            .map(|v| T::try_from(v.to_string()).map_err(|e| DecodeError::invalid(name, e)))
+            .transpose()
     }
 
     pub(crate) fn fen(&self, name: &'static str) -> Result<Fen, DecodeError> {
@@ -328,7 +332,10 @@ impl Fields<'_> {
     }
 
     pub(crate) fn opt_time(&self, name: &str) -> Result<Option<BeijingTime>, DecodeError> {
-        self.0.get_non_empty(name).map(|v| BeijingTime::parse_any(v).map_err(|e| DecodeError::invalid(name, e))).transpose()
+        self.0
+            .get_non_empty(name)
+            .map(|v| BeijingTime::parse_any(v).map_err(|e| DecodeError::invalid(name, e)))
+            .transpose()
     }
 }
 
@@ -365,7 +372,10 @@ mod tests {
             "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
         );
         // Byte-for-byte the bodies of WxJava's WxPayNotifyResponseTest (fixtures notify/reply-*.xml).
-        assert_eq!(ack_fail("500"), "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[500]]></return_msg></xml>");
+        assert_eq!(
+            ack_fail("500"),
+            "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[500]]></return_msg></xml>"
+        );
     }
 
     #[test]

@@ -152,7 +152,10 @@ impl Message {
             writer.write_event(Event::Start(BytesStart::new(name.as_str()))).map_err(io)?;
             if value.is_empty() {
                 // <x></x>: an empty value, which signing skips.
-            } else if (!cdata_digits && value.bytes().all(|b| b.is_ascii_digit())) || value.contains("]]>") || value.contains('\r') {
+            } else if (!cdata_digits && value.bytes().all(|b| b.is_ascii_digit()))
+                || value.contains("]]>")
+                || value.contains('\r')
+            {
                 // Digits bare like WeChat; a value CDATA cannot hold (`]]>`, or `\r`, which XML
                 // parsers normalise inside CDATA) is escaped text instead (`&#13;` survives).
                 writer.write_event(Event::Text(BytesText::from_escaped(escape_text(value)))).map_err(io)?;

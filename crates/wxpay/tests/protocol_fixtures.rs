@@ -2,6 +2,8 @@
 //! each file's source) parse, verify or decrypt to the values `index.json` gives, and are refused
 //! where they must be.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // integration-test helpers outside #[test] fns
+
 use std::path::PathBuf;
 
 use serde_json::Value;
@@ -56,7 +58,8 @@ fn fastwego_payment_notification_is_refused_with_another_key_or_altered() {
     let file = "notify/pay/fastwego-pay-notify.md5-key-KEY.xml";
     let err = notify::decode_payment(&read(file), &ApiKey::new("NOT-THE-KEY"), None).unwrap_err();
     assert!(matches!(err, NotifyError::Signature(_)), "{err:?}");
-    let altered = String::from_utf8(read(file)).unwrap().replace("<total_fee>1</total_fee>", "<total_fee>100</total_fee>");
+    let altered =
+        String::from_utf8(read(file)).unwrap().replace("<total_fee>1</total_fee>", "<total_fee>100</total_fee>");
     let err = notify::decode_payment(altered.as_bytes(), &ApiKey::new("KEY"), None).unwrap_err();
     assert!(matches!(err, NotifyError::Signature(_)), "{err:?}");
 }

@@ -12,7 +12,7 @@
 //! §3.1 string) when they were written.
 
 pub mod bill_download;
-// pub mod call;
+pub mod call;
 pub mod closeorder;
 pub mod orderquery;
 pub mod refund;
@@ -25,7 +25,7 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 
 pub use bill_download::{AccountType, BillType, DownloadBill, DownloadFundFlow, DownloadOutcome};
-// pub use call::WxPayClient;
+pub use call::WxPayClient;
 pub use closeorder::{CloseOrder, CloseOrderReply};
 pub use orderquery::{OrderQuery, OrderQueryReply};
 pub use refund::{Refund, RefundReply};
