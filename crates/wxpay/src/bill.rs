@@ -1,1 +1,0 @@
-//! Bills (§7): filled in next.
