@@ -1,0 +1,1 @@
+//! Demo traffic (filled in below).

@@ -1,0 +1,314 @@
+//! Notifications to the merchant (§6): the payment notification (signed with the order's sign type,
+//! no `sign_type` field, as production sends it) and the refund notification (unsigned, `req_info`
+//! AES-256-ECB encrypted), delivered on WeChat's retry schedule until a `return_code=SUCCESS`
+//! acknowledgement, with every attempt and its reply recorded. The schedule runs `time_factor`
+//! times faster than real time; the delivery faults (lost, dropped attempts, duplicates, twins sent
+//! at once) are applied here.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use wxpay::notify::encrypt_req_info;
+use wxpay::{sign, ApiKey, Message, SignType};
+
+use crate::model::{Order, Refund};
+use crate::sim::Sim;
+
+/// The intervals between attempts after an unacknowledged one (§6.1): 15 retries over 24 h 4 min.
+pub const RETRY_SCHEDULE_SECS: [u64; 15] =
+    [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600];
+
+/// Replies kept in the log are cut to this many characters.
+const REPLY_KEPT_CHARS: usize = 512;
+
+/// Which notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Payment,
+    Refund,
+}
+
+/// Where a notification stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Attempts continue on the schedule.
+    Pending,
+    Acknowledged,
+    /// All 16 attempts went unacknowledged.
+    GaveUp,
+    /// Never sent (the `notify_lost` fault).
+    Lost,
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// HTTP 200 with `return_code=SUCCESS`.
+    Acknowledged,
+    /// An answer, but not an acknowledgement (FAIL, other status, unreadable body).
+    NotAcknowledged,
+    Timeout,
+    /// No connection.
+    ConnectError,
+    /// Lost on the way by the `notify_drop_first` fault: nothing reached the merchant.
+    Dropped,
+}
+
+/// One attempt and the merchant's reply.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    /// 1 for the first delivery, 2… for the retries.
+    pub number: u32,
+    /// `regular`, `concurrent_twin` (sent at the same moment as a regular one) or `duplicate`
+    /// (sent again after an acknowledgement).
+    pub copy: &'static str,
+    /// Simulated time of sending.
+    pub at: DateTime<Utc>,
+    pub outcome: Outcome,
+    pub http_status: Option<u16>,
+    pub reply: Option<String>,
+    pub error: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+/// A notification and its delivery history.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotificationRecord {
+    pub id: u64,
+    pub kind: Kind,
+    pub mch_id: String,
+    pub out_trade_no: String,
+    pub out_refund_no: Option<String>,
+    pub url: String,
+    /// The XML body exactly as sent.
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub state: DeliveryState,
+    pub attempts: Vec<Attempt>,
+}
+
+/// The payment notification of a paid order (§6.1, A.10), signed with the order's sign type.
+pub fn payment_body(order: &Order, key: &ApiKey, nonce: &str) -> Result<String, wxpay::XmlError> {
+    let mut m = Message::new();
+    m.set("appid", order.appid.as_str());
+    m.set("bank_type", order.bank_type.as_deref().unwrap_or("OTHERS"));
+    m.set("cash_fee", order.total_fee.get().to_string());
+    m.set_opt("device_info", order.device_info.as_deref());
+    m.set("fee_type", order.fee_type.as_str());
+    m.set("is_subscribe", order.is_subscribe.as_deref().unwrap_or("N"));
+    m.set("mch_id", order.mch_id.as_str());
+    m.set("nonce_str", nonce);
+    m.set("openid", order.openid.as_deref().unwrap_or(""));
+    m.set("out_trade_no", order.out_trade_no.as_str());
+    m.set("result_code", "SUCCESS");
+    m.set("return_code", "SUCCESS");
+    m.set_opt("attach", order.attach.as_deref());
+    m.set("time_end", order.paid_at.map(|t| wxpay::BeijingTime::from_utc(t).to_compact()).unwrap_or_default());
+    m.set("total_fee", order.total_fee.get().to_string());
+    m.set("trade_type", order.trade_type.as_str());
+    m.set("transaction_id", order.transaction_id.as_deref().unwrap_or(""));
+    // No sign_type field, for MD5 and HMAC orders alike: production omits it (§3.5).
+    sign::sign_in_place(&mut m, order.sign_type, key);
+    m.to_xml()
+}
+
+/// The refund notification (§6.2, A.11): outer envelope plus the encrypted `<root>`.
+pub fn refund_body(refund: &Refund, order: &Order, key: &ApiKey, nonce: &str) -> Result<String, wxpay::XmlError> {
+    let mut inner = Message::new();
+    inner.set("out_refund_no", refund.out_refund_no.as_str());
+    inner.set("out_trade_no", refund.out_trade_no.as_str());
+    inner.set("refund_account", refund.refund_account.as_str());
+    inner.set("refund_fee", refund.refund_fee.get().to_string());
+    inner.set("refund_id", refund.refund_id.as_str());
+    inner.set("refund_recv_accout", refund.refund_recv_accout.as_str());
+    inner.set("refund_request_source", refund.refund_request_source.as_str());
+    inner.set("refund_status", refund.refund_status.as_str());
+    inner.set("settlement_refund_fee", refund.refund_fee.get().to_string());
+    inner.set("settlement_total_fee", order.total_fee.get().to_string());
+    if refund.refund_status == wxpay::RefundStatus::Success {
+        inner.set_opt("success_time", refund.settled_at.map(|t| wxpay::BeijingTime::from_utc(t).to_dashed()));
+    }
+    inner.set("total_fee", order.total_fee.get().to_string());
+    inner.set("transaction_id", refund.transaction_id.as_str());
+    let plaintext = inner.to_xml_with_root("root")?;
+    let mut outer = Message::new();
+    outer.set("return_code", "SUCCESS");
+    outer.set("appid", refund.appid.as_str());
+    outer.set("mch_id", refund.mch_id.as_str());
+    outer.set("nonce_str", nonce);
+    outer.set("req_info", encrypt_req_info(&plaintext, key));
+    outer.to_xml()
+}
+
+/// Sends notifications: a keep-alive HTTP(S) client and a bound on attempts in flight.
+#[derive(Debug)]
+pub struct Notifier {
+    client: reqwest::Client,
+    permits: Arc<Semaphore>,
+    time_factor: u32,
+    timeout: Duration,
+}
+
+impl Notifier {
+    /// `extra_root` (the simulator's CA) is trusted besides the public roots, for receivers that
+    /// serve HTTPS with a certificate the simulator issued.
+    pub fn new(time_factor: u32, timeout: Duration, concurrency: usize, extra_root: &[u8]) -> Result<Self, String> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(concurrency)
+            .user_agent("Mozilla/4.0")
+            .timeout(timeout);
+        if let Ok(cert) = reqwest::Certificate::from_der(extra_root) {
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder.build().map_err(|e| format!("notification client: {e}"))?;
+        Ok(Notifier { client, permits: Arc::new(Semaphore::new(concurrency)), time_factor: time_factor.max(1), timeout })
+    }
+
+    /// The real-time wait before retry `n` (0-based) under the time factor.
+    pub fn retry_interval(&self, n: usize) -> Duration {
+        let secs = RETRY_SCHEDULE_SECS.get(n).copied().unwrap_or(0);
+        Duration::from_secs(secs) / self.time_factor
+    }
+
+    /// One POST; the outcome and what came back.
+    async fn send_once(&self, url: &str, body: &str) -> (Outcome, Option<u16>, Option<String>, Option<String>) {
+        let _permit = self.permits.acquire().await;
+        let response = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "text/xml")
+            .body(body.to_string())
+            .send()
+            .await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => return (Outcome::Timeout, None, None, Some(format!("no reply within {:?}", self.timeout))),
+            Err(e) if e.is_connect() => return (Outcome::ConnectError, None, None, Some(error_text(&e))),
+            Err(e) => return (Outcome::NotAcknowledged, None, None, Some(error_text(&e))),
+        };
+        let status = response.status().as_u16();
+        match response.bytes().await {
+            Ok(bytes) => {
+                let acknowledged = status == 200
+                    && Message::parse(&bytes).is_ok_and(|m| m.get("return_code") == Some("SUCCESS"));
+                let text: String = String::from_utf8_lossy(&bytes).chars().take(REPLY_KEPT_CHARS).collect();
+                let outcome = if acknowledged { Outcome::Acknowledged } else { Outcome::NotAcknowledged };
+                (outcome, Some(status), Some(text), None)
+            }
+            Err(e) if e.is_timeout() => (Outcome::Timeout, Some(status), None, Some("reply body timed out".into())),
+            Err(e) => (Outcome::NotAcknowledged, Some(status), None, Some(error_text(&e))),
+        }
+    }
+}
+
+fn error_text(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Delivers notification `id` on the schedule, in the background.
+pub fn start(sim: Arc<Sim>, id: u64) {
+    tokio::spawn(deliver(sim, id));
+}
+
+async fn deliver(sim: Arc<Sim>, id: u64) {
+    let Some((url, body, mch_id, out_trade_no)) = sim.with_notification(id, |n| {
+        (n.url.clone(), Arc::<str>::from(n.body.as_str()), n.mch_id.clone(), n.out_trade_no.clone())
+    }) else {
+        return;
+    };
+    let faults = sim.delivery_faults(&mch_id, &out_trade_no);
+    if faults.notify_lost {
+        sim.with_notification_mut(id, |n| n.state = DeliveryState::Lost);
+        return;
+    }
+    for number in 1..=u32::try_from(RETRY_SCHEDULE_SECS.len() + 1).unwrap_or(16) {
+        if number > 1 {
+            let wait = sim.notifier.retry_interval(usize::try_from(number - 2).unwrap_or(0));
+            tokio::time::sleep(wait).await;
+        }
+        if sim.is_shut_down() {
+            return;
+        }
+        // Faults are read at each attempt: a test may turn them on or off meanwhile.
+        let faults = sim.delivery_faults(&mch_id, &out_trade_no);
+        if number <= faults.notify_drop_first {
+            let at = sim.clock.now();
+            sim.record_attempt(id, Attempt {
+                number,
+                copy: "regular",
+                at,
+                outcome: Outcome::Dropped,
+                http_status: None,
+                reply: None,
+                error: Some("dropped by the notify_drop_first fault".into()),
+                elapsed_ms: 0,
+            });
+            continue;
+        }
+        let acknowledged = if faults.notify_concurrent {
+            let (a, b) = tokio::join!(
+                attempt(&sim, id, number, "regular", &url, &body),
+                attempt(&sim, id, number, "concurrent_twin", &url, &body)
+            );
+            a || b
+        } else {
+            attempt(&sim, id, number, "regular", &url, &body).await
+        };
+        if acknowledged {
+            sim.with_notification_mut(id, |n| n.state = DeliveryState::Acknowledged);
+            if faults.notify_duplicate {
+                // Another WeChat server delivers the same notification a moment later.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                attempt(&sim, id, number, "duplicate", &url, &body).await;
+            }
+            return;
+        }
+    }
+    sim.with_notification_mut(id, |n| n.state = DeliveryState::GaveUp);
+}
+
+async fn attempt(sim: &Sim, id: u64, number: u32, copy: &'static str, url: &str, body: &str) -> bool {
+    let at = sim.clock.now();
+    let started = Instant::now();
+    let (outcome, http_status, reply, error) = sim.notifier.send_once(url, body).await;
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    sim.record_attempt(id, Attempt { number, copy, at, outcome, http_status, reply, error, elapsed_ms });
+    outcome == Outcome::Acknowledged
+}
+
+/// The sign type a payment notification of `order` is signed with (for callers that check).
+pub fn payment_sign_type(order: &Order) -> SignType {
+    order.sign_type
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_is_wechats_and_sums_to_24h_4m() {
+        assert_eq!(RETRY_SCHEDULE_SECS.len(), 15);
+        assert_eq!(RETRY_SCHEDULE_SECS.iter().sum::<u64>(), 24 * 3600 + 4 * 60);
+    }
+
+    #[test]
+    fn the_time_factor_shrinks_the_intervals() {
+        let n = Notifier::new(1000, Duration::from_secs(5), 4, &[]).unwrap();
+        assert_eq!(n.retry_interval(0), Duration::from_millis(15));
+        assert_eq!(n.retry_interval(14), Duration::from_millis(21_600));
+    }
+}
