@@ -50,9 +50,10 @@ pub fn download_bill(sim: &Sim, request: &Request) -> Answer {
         }
         Ok(()) => {}
     }
-    match sim.with_merchant(&request.mch_id, |m| bills::trade_bill(m, day, kind)).flatten() {
-        Some(text) => bill_answer(text, gzip),
-        None => Answer::Fail { msg: "No Bill Exist".into(), error_code: Some("20002") },
+    match sim.with_merchant(&request.mch_id, |m| bills::trade_bill(m, day, kind)) {
+        Some(Ok(Some(text))) => bill_answer(text, gzip),
+        Some(Ok(None)) | None => Answer::Fail { msg: "No Bill Exist".into(), error_code: Some("20002") },
+        Some(Err(_)) => Answer::fail("SYSTEMERROR"),
     }
 }
 
