@@ -72,7 +72,10 @@ pub fn routes(sim: Arc<Sim>) -> Router<Arc<Sim>> {
         .route("/admin/merchants/{mch_id}/orders/{out_trade_no}", get(order))
         .route("/admin/merchants/{mch_id}/orders/{out_trade_no}/pay", post(pay))
         .route("/admin/merchants/{mch_id}/orders/{out_trade_no}/close", post(close))
-        .route("/admin/merchants/{mch_id}/orders/{out_trade_no}/faults", put(set_order_faults).delete(clear_order_faults))
+        .route(
+            "/admin/merchants/{mch_id}/orders/{out_trade_no}/faults",
+            put(set_order_faults).delete(clear_order_faults),
+        )
         .route("/admin/merchants/{mch_id}/orders/{out_trade_no}/refunds", post(platform_refund))
         .route("/admin/merchants/{mch_id}/refunds", get(refunds))
         .route("/admin/merchants/{mch_id}/refunds/{out_refund_no}", get(refund))
@@ -88,8 +91,12 @@ async fn require_token(State(sim): State<Arc<Sim>>, request: Request, next: Next
         let expected = format!("Bearer {token}");
         let ok = given.is_some_and(|g| g.len() == expected.len() && subtle_eq(g.as_bytes(), expected.as_bytes()));
         if !ok {
-            return AdminError(StatusCode::UNAUTHORIZED, "unauthorized", "Authorization: Bearer <admin_token> required".into())
-                .into_response();
+            return AdminError(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authorization: Bearer <admin_token> required".into(),
+            )
+            .into_response();
         }
     }
     next.run(request).await
@@ -172,7 +179,11 @@ async fn set_balance(State(sim): State<Arc<Sim>>, Path(mch_id): Path<String>, Js
     to_json(&sim.set_balance(&mch_id, Fen(b.balance_fen))?)
 }
 
-async fn set_merchant_faults(State(sim): State<Arc<Sim>>, Path(mch_id): Path<String>, Json(f): Json<Faults>) -> ApiResult {
+async fn set_merchant_faults(
+    State(sim): State<Arc<Sim>>,
+    Path(mch_id): Path<String>,
+    Json(f): Json<Faults>,
+) -> ApiResult {
     sim.set_merchant_faults(&mch_id, f)?;
     to_json(&sim.merchant(&mch_id)?)
 }
@@ -229,14 +240,18 @@ struct CreateOrder {
     pay: Option<Payment>,
 }
 
-async fn create_order(State(sim): State<Arc<Sim>>, Path(mch_id): Path<String>, Json(c): Json<CreateOrder>) -> ApiResult {
+async fn create_order(
+    State(sim): State<Arc<Sim>>,
+    Path(mch_id): Path<String>,
+    Json(c): Json<CreateOrder>,
+) -> ApiResult {
     let merchant = sim.merchant(&mch_id)?;
     if c.total_fee <= 0 {
         return Err(invalid("total_fee must be at least 1 fen"));
     }
-    let out_trade_no = c.out_trade_no.unwrap_or_else(|| {
-        format!("SIM{}{:04}", sim.clock.now_beijing().to_compact(), rand::random::<u16>() % 10_000)
-    });
+    let out_trade_no = c
+        .out_trade_no
+        .unwrap_or_else(|| format!("SIM{}{:04}", sim.clock.now_beijing().to_compact(), rand::random::<u16>() % 10_000));
     wxpay::OutTradeNo::new(out_trade_no.as_str()).map_err(|e| invalid(e.to_string()))?;
     let trade_type = c.trade_type.unwrap_or_else(|| "NATIVE".into());
     let time_expire = c.time_expire.as_deref().map(crate::clock::parse_instant).transpose().map_err(invalid)?;
@@ -303,7 +318,10 @@ async fn set_order_faults(
     Ok(Json(json!({ "ok": true })))
 }
 
-async fn clear_order_faults(State(sim): State<Arc<Sim>>, Path((mch_id, out_trade_no)): Path<(String, String)>) -> ApiResult {
+async fn clear_order_faults(
+    State(sim): State<Arc<Sim>>,
+    Path((mch_id, out_trade_no)): Path<(String, String)>,
+) -> ApiResult {
     sim.set_order_faults(&mch_id, &out_trade_no, None)?;
     Ok(Json(json!({ "ok": true })))
 }
@@ -324,7 +342,9 @@ async fn platform_refund(
     Json(r): Json<PlatformRefund>,
 ) -> ApiResult {
     let (order, _) = sim.order_with_refunds(&mch_id, &out_trade_no)?;
-    let out_refund_no = r.out_refund_no.unwrap_or_else(|| format!("P{}{:04}", sim.clock.now_beijing().to_compact(), rand::random::<u16>() % 10_000));
+    let out_refund_no = r
+        .out_refund_no
+        .unwrap_or_else(|| format!("P{}{:04}", sim.clock.now_beijing().to_compact(), rand::random::<u16>() % 10_000));
     let outcome = sim.refund(
         &mch_id,
         RefundRequest {
@@ -349,7 +369,11 @@ async fn refunds(State(sim): State<Arc<Sim>>, Path(mch_id): Path<String>) -> Api
 
 async fn refund(State(sim): State<Arc<Sim>>, Path((mch_id, out_refund_no)): Path<(String, String)>) -> ApiResult {
     let refund = sim.refund_by_no(&mch_id, &out_refund_no)?;
-    let filter = NotificationFilter { mch_id: Some(mch_id), out_refund_no: Some(out_refund_no), ..NotificationFilter::default() };
+    let filter = NotificationFilter {
+        mch_id: Some(mch_id),
+        out_refund_no: Some(out_refund_no),
+        ..NotificationFilter::default()
+    };
     Ok(Json(json!({ "refund": refund, "notifications": sim.notifications(&filter) })))
 }
 

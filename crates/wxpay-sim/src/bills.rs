@@ -207,7 +207,10 @@ pub fn trade_bill(m: &MerchantState, day: NaiveDate, kind: BillKind) -> Result<O
         })?;
     }
     let bytes = writer.finish()?;
-    Ok(Some(String::from_utf8(bytes).map_err(|e| BillWriteError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?))
+    Ok(Some(
+        String::from_utf8(bytes)
+            .map_err(|e| BillWriteError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?,
+    ))
 }
 
 fn fee_units(fee: Fen) -> FeeAmount {

@@ -62,7 +62,9 @@ pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
         return Ok(t.with_timezone(&Utc));
     }
     BeijingTime::parse_any(text).map(BeijingTime::to_utc).map_err(|_| {
-        format!("{text:?} is not a time: use RFC 3339 (2024-03-01T12:00:00+08:00) or Beijing time (2024-03-01 12:00:00)")
+        format!(
+            "{text:?} is not a time: use RFC 3339 (2024-03-01T12:00:00+08:00) or Beijing time (2024-03-01 12:00:00)"
+        )
     })
 }
 

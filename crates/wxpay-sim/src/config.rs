@@ -58,8 +58,8 @@ impl Default for SimConfig {
 impl SimConfig {
     /// Reads a TOML config file.
     pub fn from_file(path: &Path) -> Result<SimConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
         SimConfig::from_toml(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
     }
 
@@ -190,7 +190,10 @@ mod tests {
     #[test]
     fn merchant_flag_parses() {
         let m = MerchantConfig::parse_flag("1900000109:wx2421b1c4370ec43b:k:with:colons").unwrap();
-        assert_eq!((m.mch_id.as_str(), m.appid.as_str(), m.key.as_str()), ("1900000109", "wx2421b1c4370ec43b", "k:with:colons"));
+        assert_eq!(
+            (m.mch_id.as_str(), m.appid.as_str(), m.key.as_str()),
+            ("1900000109", "wx2421b1c4370ec43b", "k:with:colons")
+        );
         assert!(MerchantConfig::parse_flag("1900000109:wx").is_err());
     }
 

@@ -53,7 +53,10 @@ pub async fn run(sim: Arc<Sim>, options: DemoOptions) -> Result<(), String> {
         let mut n = 0u32;
         while minute < 22 * 60 {
             n += 1;
-            let at = day.and_time(NaiveTime::from_hms_opt(minute / 60, minute % 60, rand::thread_rng().gen_range(0..60)).unwrap_or_default());
+            let at = day.and_time(
+                NaiveTime::from_hms_opt(minute / 60, minute % 60, rand::thread_rng().gen_range(0..60))
+                    .unwrap_or_default(),
+            );
             sim.clock.set(BeijingTime::from_naive(at).to_utc());
             let no = format!("D{}{:04}", day.format("%Y%m%d"), n);
             one_order(&sim, &options, &http, &no).await;
@@ -77,7 +80,14 @@ async fn one_order(sim: &Arc<Sim>, options: &DemoOptions, http: &reqwest::Client
     let (item, price, qty, roll, bank, hmac) = {
         let mut rng = rand::thread_rng();
         let (item, price) = MENU[rng.gen_range(0..MENU.len())];
-        (item, price, rng.gen_range(1..=3i64), rng.gen_range(0..100u32), BANKS[rng.gen_range(0..BANKS.len())], rng.gen_bool(0.3))
+        (
+            item,
+            price,
+            rng.gen_range(1..=3i64),
+            rng.gen_range(0..100u32),
+            BANKS[rng.gen_range(0..BANKS.len())],
+            rng.gen_bool(0.3),
+        )
     };
     let Some((appid, _)) = sim.with_merchant(&options.mch_id, |m| (m.appid.clone(), ())) else { return };
     let total = Fen(price * qty);
@@ -108,22 +118,26 @@ async fn one_order(sim: &Arc<Sim>, options: &DemoOptions, http: &reqwest::Client
             let _ = sim.close_order(&options.mch_id, out_trade_no);
         }
         _ => {
-            let payment = Payment { bank_type: Some(bank.into()), is_subscribe: Some(roll % 2 == 0), ..Payment::default() };
+            let payment =
+                Payment { bank_type: Some(bank.into()), is_subscribe: Some(roll % 2 == 0), ..Payment::default() };
             let Ok(order) = sim.pay(&options.mch_id, out_trade_no, payment) else { return };
             if (11..=16).contains(&roll) {
                 // The owner refunded part of it in the merchant platform.
-                let _ = sim.refund(&options.mch_id, RefundRequest {
-                    appid: order.appid.clone(),
-                    transaction_id: None,
-                    out_trade_no: Some(out_trade_no.to_string()),
-                    out_refund_no: format!("R{out_trade_no}"),
-                    total_fee: order.total_fee,
-                    refund_fee: Fen(order.total_fee.get() / 2),
-                    refund_desc: Some("部分退款：少做一杯".into()),
-                    refund_account: None,
-                    notify_url: None,
-                    source: "VENDOR_PLATFORM",
-                });
+                let _ = sim.refund(
+                    &options.mch_id,
+                    RefundRequest {
+                        appid: order.appid.clone(),
+                        transaction_id: None,
+                        out_trade_no: Some(out_trade_no.to_string()),
+                        out_refund_no: format!("R{out_trade_no}"),
+                        total_fee: order.total_fee,
+                        refund_fee: Fen(order.total_fee.get() / 2),
+                        refund_desc: Some("部分退款：少做一杯".into()),
+                        refund_account: None,
+                        notify_url: None,
+                        source: "VENDOR_PLATFORM",
+                    },
+                );
             } else if (17..=21).contains(&roll) {
                 if let Some(url) = &options.refund_applications_url {
                     let application = serde_json::json!({

@@ -116,7 +116,12 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn issue(mch_id: &str, out: &std::path::Path, company: Option<String>, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+fn issue(
+    mch_id: &str,
+    out: &std::path::Path,
+    company: Option<String>,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
     wxpay::MchId::new(mch_id).context("--mch-id")?;
     let data_dir = data_dir.unwrap_or_else(|| SimConfig::default().data_dir);
     let ca = Ca::load_or_create(&data_dir.join("ca")).context("loading the simulator's CA")?;
@@ -125,7 +130,11 @@ fn issue(mch_id: &str, out: &std::path::Path, company: Option<String>, data_dir:
     for path in cert.write_to(out, mch_id).context("writing the certificate files")? {
         println!("{}", path.display());
     }
-    eprintln!("serial {} · apiclient_cert.p12 password = {mch_id} · signed by {}", cert.serial_hex, data_dir.join("ca").join("ca_cert.pem").display());
+    eprintln!(
+        "serial {} · apiclient_cert.p12 password = {mch_id} · signed by {}",
+        cert.serial_hex,
+        data_dir.join("ca").join("ca_cert.pem").display()
+    );
     Ok(())
 }
 

@@ -312,37 +312,39 @@ mod tests {
     fn new_refund_rules_in_order() {
         let now = Utc::now();
         let paid = order(TradeState::Success, Some(1), now);
-        let ask = |o: &'_ Order| RefundAsk {
-            order: o,
-            refunded: Fen(0),
-            refund_count: 0,
-            total_fee: Fen(1000),
-            refund_fee: Fen(300),
-            balance: Fen(10_000),
-            now,
-            min_interval: Duration::seconds(60),
-            frequency_fault: false,
-        };
-        assert_eq!(check_new_refund(&ask(&paid)), Ok(()));
+        fn ask(o: &Order, now: DateTime<Utc>) -> RefundAsk<'_> {
+            RefundAsk {
+                order: o,
+                refunded: Fen(0),
+                refund_count: 0,
+                total_fee: Fen(1000),
+                refund_fee: Fen(300),
+                balance: Fen(10_000),
+                now,
+                min_interval: Duration::seconds(60),
+                frequency_fault: false,
+            }
+        }
+        assert_eq!(check_new_refund(&ask(&paid, now)), Ok(()));
         let code = |a: RefundAsk<'_>| check_new_refund(&a).unwrap_err().err_code;
         let unpaid = order(TradeState::NotPay, None, now);
-        assert_eq!(code(ask(&unpaid)), ErrCode::OrderNotExist);
-        assert_eq!(code(RefundAsk { total_fee: Fen(999), ..ask(&paid) }), ErrCode::ParamError);
+        assert_eq!(code(ask(&unpaid, now)), ErrCode::OrderNotExist);
+        assert_eq!(code(RefundAsk { total_fee: Fen(999), ..ask(&paid, now) }), ErrCode::ParamError);
         let old = order(TradeState::Success, Some(366), now);
-        assert_eq!(code(ask(&old)), ErrCode::TradeOverdue);
+        assert_eq!(code(ask(&old, now)), ErrCode::TradeOverdue);
         let just_in_time = order(TradeState::Success, Some(365), now);
-        assert_eq!(check_new_refund(&ask(&just_in_time)), Ok(()));
-        assert_eq!(code(RefundAsk { refunded: Fen(1000), ..ask(&paid) }), ErrCode::Error);
-        assert_eq!(code(RefundAsk { refunded: Fen(800), ..ask(&paid) }), ErrCode::InvalidRequest);
-        assert_eq!(check_new_refund(&RefundAsk { refunded: Fen(700), ..ask(&paid) }), Ok(()));
-        assert_eq!(code(RefundAsk { refund_count: 50, refund_fee: Fen(1), ..ask(&paid) }), ErrCode::Error);
+        assert_eq!(check_new_refund(&ask(&just_in_time, now)), Ok(()));
+        assert_eq!(code(RefundAsk { refunded: Fen(1000), ..ask(&paid, now) }), ErrCode::Error);
+        assert_eq!(code(RefundAsk { refunded: Fen(800), ..ask(&paid, now) }), ErrCode::InvalidRequest);
+        assert_eq!(check_new_refund(&RefundAsk { refunded: Fen(700), ..ask(&paid, now) }), Ok(()));
+        assert_eq!(code(RefundAsk { refund_count: 50, refund_fee: Fen(1), ..ask(&paid, now) }), ErrCode::Error);
         let mut recent = paid.clone();
         recent.last_new_refund_at = Some(now - Duration::seconds(59));
-        assert_eq!(code(ask(&recent)), ErrCode::FrequencyLimited);
+        assert_eq!(code(ask(&recent, now)), ErrCode::FrequencyLimited);
         recent.last_new_refund_at = Some(now - Duration::seconds(60));
-        assert_eq!(check_new_refund(&ask(&recent)), Ok(()));
-        assert_eq!(code(RefundAsk { frequency_fault: true, ..ask(&paid) }), ErrCode::FrequencyLimited);
-        assert_eq!(code(RefundAsk { balance: Fen(299), ..ask(&paid) }), ErrCode::NotEnough);
+        assert_eq!(check_new_refund(&ask(&recent, now)), Ok(()));
+        assert_eq!(code(RefundAsk { frequency_fault: true, ..ask(&paid, now) }), ErrCode::FrequencyLimited);
+        assert_eq!(code(RefundAsk { balance: Fen(299), ..ask(&paid, now) }), ErrCode::NotEnough);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use wxpay::notify::encrypt_req_info;
-use wxpay::{sign, ApiKey, Message, SignType};
+use wxpay::{sign, ApiKey, Message};
 
 use crate::model::{Order, Refund};
 use crate::sim::Sim;
@@ -158,17 +158,28 @@ pub struct Notifier {
 impl Notifier {
     /// `extra_root` (the simulator's CA) is trusted besides the public roots, for receivers that
     /// serve HTTPS with a certificate the simulator issued.
-    pub fn new(time_factor: u32, timeout: Duration, concurrency: usize, extra_root: &[u8]) -> Result<Self, String> {
+    pub fn new(
+        time_factor: u32,
+        timeout: Duration,
+        concurrency: usize,
+        extra_root: Option<&[u8]>,
+    ) -> Result<Self, String> {
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(concurrency)
             .user_agent("Mozilla/4.0")
             .timeout(timeout);
-        if let Ok(cert) = reqwest::Certificate::from_der(extra_root) {
+        if let Some(der) = extra_root {
+            let cert = reqwest::Certificate::from_der(der).map_err(|e| format!("CA certificate: {e}"))?;
             builder = builder.add_root_certificate(cert);
         }
         let client = builder.build().map_err(|e| format!("notification client: {e}"))?;
-        Ok(Notifier { client, permits: Arc::new(Semaphore::new(concurrency)), time_factor: time_factor.max(1), timeout })
+        Ok(Notifier {
+            client,
+            permits: Arc::new(Semaphore::new(concurrency)),
+            time_factor: time_factor.max(1),
+            timeout,
+        })
     }
 
     /// The real-time wait before retry `n` (0-based) under the time factor.
@@ -180,24 +191,21 @@ impl Notifier {
     /// One POST; the outcome and what came back.
     async fn send_once(&self, url: &str, body: &str) -> (Outcome, Option<u16>, Option<String>, Option<String>) {
         let _permit = self.permits.acquire().await;
-        let response = self
-            .client
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "text/xml")
-            .body(body.to_string())
-            .send()
-            .await;
+        let response =
+            self.client.post(url).header(reqwest::header::CONTENT_TYPE, "text/xml").body(body.to_string()).send().await;
         let response = match response {
             Ok(r) => r,
-            Err(e) if e.is_timeout() => return (Outcome::Timeout, None, None, Some(format!("no reply within {:?}", self.timeout))),
+            Err(e) if e.is_timeout() => {
+                return (Outcome::Timeout, None, None, Some(format!("no reply within {:?}", self.timeout)))
+            }
             Err(e) if e.is_connect() => return (Outcome::ConnectError, None, None, Some(error_text(&e))),
             Err(e) => return (Outcome::NotAcknowledged, None, None, Some(error_text(&e))),
         };
         let status = response.status().as_u16();
         match response.bytes().await {
             Ok(bytes) => {
-                let acknowledged = status == 200
-                    && Message::parse(&bytes).is_ok_and(|m| m.get("return_code") == Some("SUCCESS"));
+                let acknowledged =
+                    status == 200 && Message::parse(&bytes).is_ok_and(|m| m.get("return_code") == Some("SUCCESS"));
                 let text: String = String::from_utf8_lossy(&bytes).chars().take(REPLY_KEPT_CHARS).collect();
                 let outcome = if acknowledged { Outcome::Acknowledged } else { Outcome::NotAcknowledged };
                 (outcome, Some(status), Some(text), None)
@@ -247,16 +255,19 @@ async fn deliver(sim: Arc<Sim>, id: u64) {
         let faults = sim.delivery_faults(&mch_id, &out_trade_no);
         if number <= faults.notify_drop_first {
             let at = sim.clock.now();
-            sim.record_attempt(id, Attempt {
-                number,
-                copy: "regular",
-                at,
-                outcome: Outcome::Dropped,
-                http_status: None,
-                reply: None,
-                error: Some("dropped by the notify_drop_first fault".into()),
-                elapsed_ms: 0,
-            });
+            sim.record_attempt(
+                id,
+                Attempt {
+                    number,
+                    copy: "regular",
+                    at,
+                    outcome: Outcome::Dropped,
+                    http_status: None,
+                    reply: None,
+                    error: Some("dropped by the notify_drop_first fault".into()),
+                    elapsed_ms: 0,
+                },
+            );
             continue;
         }
         let acknowledged = if faults.notify_concurrent {
@@ -290,11 +301,6 @@ async fn attempt(sim: &Sim, id: u64, number: u32, copy: &'static str, url: &str,
     outcome == Outcome::Acknowledged
 }
 
-/// The sign type a payment notification of `order` is signed with (for callers that check).
-pub fn payment_sign_type(order: &Order) -> SignType {
-    order.sign_type
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,7 +313,7 @@ mod tests {
 
     #[test]
     fn the_time_factor_shrinks_the_intervals() {
-        let n = Notifier::new(1000, Duration::from_secs(5), 4, &[]).unwrap();
+        let n = Notifier::new(1000, Duration::from_secs(5), 4, None).unwrap();
         assert_eq!(n.retry_interval(0), Duration::from_millis(15));
         assert_eq!(n.retry_interval(14), Duration::from_millis(21_600));
     }

@@ -51,15 +51,18 @@ impl std::fmt::Debug for Ca {
     }
 }
 
+/// The common name of the simulator's CA.
+pub const CA_NAME: &str = "wxpay-sim Root CA";
+
 /// The CA's fixed subject. Rebuilding it from the same parameters and key reproduces an issuer
 /// that the saved `ca_cert.pem` verifies (same name, same key, same key identifier).
-fn ca_params() -> Result<CertificateParams, PkiError> {
+fn ca_params(common_name: &str) -> Result<CertificateParams, PkiError> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CountryName, "CN");
     dn.push(DnType::OrganizationName, "Tenpay.com");
     dn.push(DnType::OrganizationalUnitName, "Tenpay.com CA Center (wxpay-sim)");
-    dn.push(DnType::CommonName, "wxpay-sim Root CA");
+    dn.push(DnType::CommonName, common_name);
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
@@ -69,14 +72,13 @@ fn ca_params() -> Result<CertificateParams, PkiError> {
 }
 
 impl Ca {
-    /// A fresh CA in memory (tests use one as a "foreign" CA).
-    pub fn generate() -> Result<Ca, PkiError> {
-        let key = KeyPair::generate()?;
-        Ca::from_key(key, None)
+    /// A fresh CA in memory named `common_name` (tests use one as a "foreign" CA).
+    pub fn generate(common_name: &str) -> Result<Ca, PkiError> {
+        Ca::from_key(KeyPair::generate()?, None, common_name)
     }
 
-    fn from_key(key: KeyPair, cert_path: Option<PathBuf>) -> Result<Ca, PkiError> {
-        let cert = ca_params()?.self_signed(&key)?;
+    fn from_key(key: KeyPair, cert_path: Option<PathBuf>, common_name: &str) -> Result<Ca, PkiError> {
+        let cert = ca_params(common_name)?.self_signed(&key)?;
         let cert_pem = cert.pem();
         Ok(Ca { cert, key, cert_pem, cert_path })
     }
@@ -89,13 +91,13 @@ impl Ca {
             let key_pem = fs::read_to_string(&key_path).map_err(|e| io_err(&key_path, e))?;
             let key = KeyPair::from_pem(&key_pem)?;
             let saved = fs::read_to_string(&cert_path).map_err(|e| io_err(&cert_path, e))?;
-            let mut ca = Ca::from_key(key, Some(cert_path))?;
+            let mut ca = Ca::from_key(key, Some(cert_path), CA_NAME)?;
             // Serve and print the certificate clients already trust, byte for byte.
             ca.cert_pem = saved;
             return Ok(ca);
         }
         fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-        let ca = Ca::from_key(KeyPair::generate()?, Some(cert_path.clone()))?;
+        let ca = Ca::from_key(KeyPair::generate()?, Some(cert_path.clone()), CA_NAME)?;
         write_private(&key_path, ca.key.serialize_pem().as_bytes())?;
         fs::write(&cert_path, ca.cert_pem.as_bytes()).map_err(|e| io_err(&cert_path, e))?;
         Ok(ca)
@@ -116,9 +118,14 @@ impl Ca {
 
     /// The server certificate for `localhost`, `127.0.0.1`, `::1`, `api.mch.weixin.qq.com` and
     /// `extra` names, valid for a year.
-    pub fn issue_server(&self, extra: &[String]) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), PkiError> {
+    pub fn issue_server(
+        &self,
+        extra: &[String],
+    ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), PkiError> {
         let mut names: Vec<String> =
-            ["localhost", "127.0.0.1", "::1", "api.mch.weixin.qq.com", "api2.mch.weixin.qq.com"].map(String::from).to_vec();
+            ["localhost", "127.0.0.1", "::1", "api.mch.weixin.qq.com", "api2.mch.weixin.qq.com"]
+                .map(String::from)
+                .to_vec();
         names.extend(extra.iter().filter(|n| !n.is_empty()).cloned());
         names.dedup();
         let mut params = CertificateParams::new(names)?;
@@ -325,14 +332,15 @@ mod tests {
         )
         .build()
         .unwrap();
-        let leaf: CertificateDer = rustls::pki_types::pem::PemObject::from_pem_slice(client.cert_pem.as_bytes()).unwrap();
+        let leaf: CertificateDer =
+            rustls::pki_types::pem::PemObject::from_pem_slice(client.cert_pem.as_bytes()).unwrap();
         let now = rustls::pki_types::UnixTime::now();
         assert!(verifier.verify_client_cert(&leaf, &[], now).is_ok());
     }
 
     #[test]
     fn client_certificates_look_like_wechats() {
-        let ca = Ca::generate().unwrap();
+        let ca = Ca::generate(CA_NAME).unwrap();
         let c = ca.issue_client("1900000109", "深圳测试商户", Utc::now()).unwrap();
         assert_eq!(c.serial_hex.len(), 40);
         let der: CertificateDer = rustls::pki_types::pem::PemObject::from_pem_slice(c.cert_pem.as_bytes()).unwrap();

@@ -118,7 +118,12 @@ pub async fn spawn(config: SimConfig) -> Result<SimHandle, SpawnError> {
     Ok(SimHandle { addr, base_url, ca_cert_pem, ca_cert_path, sim, stop, task: Some(task) })
 }
 
-async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, router: axum::Router, mut stop: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    router: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -153,7 +158,9 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, router: axum:
                 req.extensions_mut().insert(info.clone());
                 router.clone().oneshot(req)
             });
-            let conn = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(tls), service);
+            let conn = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(tls), service);
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}

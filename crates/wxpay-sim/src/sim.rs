@@ -116,8 +116,12 @@ pub struct MerchantView {
 impl Sim {
     pub fn new(config: SimConfig, ca: Ca, data_dir: PathBuf) -> Result<Sim, String> {
         let start = config.clock_start.as_deref().map(crate::clock::parse_instant).transpose()?;
-        let notifier =
-            Notifier::new(config.time_factor, config.notify_timeout(), config.notify_concurrency, ca.cert_der().as_ref())?;
+        let notifier = Notifier::new(
+            config.time_factor,
+            config.notify_timeout(),
+            config.notify_concurrency,
+            Some(ca.cert_der().as_ref()),
+        )?;
         Ok(Sim {
             store: Mutex::new(Store::new(&config.merchants)),
             clock: Clock::starting_at(start),
@@ -214,7 +218,12 @@ impl Sim {
 
     /// Rolls the call faults of a merchant (or of the order the call names) and returns the fate of
     /// this call plus the added latency.
-    pub fn take_call_fault(&self, mch_id: &str, out_trade_no: Option<&str>, transaction_id: Option<&str>) -> (CallFault, u64) {
+    pub fn take_call_fault(
+        &self,
+        mch_id: &str,
+        out_trade_no: Option<&str>,
+        transaction_id: Option<&str>,
+    ) -> (CallFault, u64) {
         let roll = rand::random::<u8>() % 100;
         let mut store = self.store();
         let Some(m) = store.merchants.get_mut(mch_id) else { return (CallFault::None, 0) };
@@ -296,7 +305,12 @@ impl Sim {
     }
 
     /// orderquery (§5.2).
-    pub fn query_order(&self, mch_id: &str, out_trade_no: Option<&str>, transaction_id: Option<&str>) -> Result<Order, Refusal> {
+    pub fn query_order(
+        &self,
+        mch_id: &str,
+        out_trade_no: Option<&str>,
+        transaction_id: Option<&str>,
+    ) -> Result<Order, Refusal> {
         let now = self.clock.now();
         let mut store = self.store();
         let order = store
@@ -351,7 +365,16 @@ impl Sim {
         m.by_transaction_id.insert(txn.clone(), order.out_trade_no.clone());
         let fee = crate::bills::fee_of(order.total_fee);
         m.book(flow(&order, &txn, "交易", "交易", true, order.total_fee), now, flow_seq);
-        m.book(FlowEntry { account: "Fees", name: "手续费", kind: "扣除交易手续费", ..flow(&order, &txn, "", "", false, fee) }, now, fee_seq);
+        m.book(
+            FlowEntry {
+                account: "Fees",
+                name: "手续费",
+                kind: "扣除交易手续费",
+                ..flow(&order, &txn, "", "", false, fee)
+            },
+            now,
+            fee_seq,
+        );
         let body = notify::payment_body(&order, &key, &nonce).map_err(|e| SimError::Invalid(e.to_string()))?;
         let id = push_notification(&mut store, Kind::Payment, &order, None, order.notify_url.clone(), body, now);
         drop(store);
@@ -480,7 +503,12 @@ impl Sim {
         Ok(RefundOutcome { refund, order, created: true })
     }
 
-    fn settle_refund_if_processing(self: &Arc<Self>, mch_id: &str, out_refund_no: &str, to: RefundStatus) -> Result<Refund, SimError> {
+    fn settle_refund_if_processing(
+        self: &Arc<Self>,
+        mch_id: &str,
+        out_refund_no: &str,
+        to: RefundStatus,
+    ) -> Result<Refund, SimError> {
         {
             let store = self.store();
             let r = store.merchants.get(mch_id).and_then(|m| m.refunds.get(out_refund_no));
@@ -492,14 +520,20 @@ impl Sim {
     }
 
     /// Moves a refund to SUCCESS / REFUNDCLOSE / CHANGE and sends the refund notification.
-    pub fn settle_refund(self: &Arc<Self>, mch_id: &str, out_refund_no: &str, to: RefundStatus) -> Result<Refund, SimError> {
+    pub fn settle_refund(
+        self: &Arc<Self>,
+        mch_id: &str,
+        out_refund_no: &str,
+        to: RefundStatus,
+    ) -> Result<Refund, SimError> {
         let now = self.clock.now();
         let mut store = self.store();
         let seq = store.next_seq();
         let nonce = wxpay::api::new_nonce();
         let m = store.merchants.get_mut(mch_id).ok_or_else(|| no_merchant(mch_id))?;
         let key = m.key.clone();
-        let refund = m.refunds.get_mut(out_refund_no).ok_or_else(|| SimError::NotFound(format!("no refund {out_refund_no}")))?;
+        let refund =
+            m.refunds.get_mut(out_refund_no).ok_or_else(|| SimError::NotFound(format!("no refund {out_refund_no}")))?;
         model::settle(&refund.refund_status, &to).map_err(SimError::Conflict)?;
         refund.refund_status = to.clone();
         refund.settled_at = Some(now);
@@ -559,7 +593,10 @@ impl Sim {
                 .ok_or_else(|| Refusal::new(ErrCode::InvalidTransactionId, "无效的微信订单号transaction_id"))?,
             (None, None, Some(no)) => no.to_string(),
             (None, None, None) => {
-                return Err(Refusal::new(ErrCode::ParamError, "refund_id、out_refund_no、transaction_id、out_trade_no至少填一个"))
+                return Err(Refusal::new(
+                    ErrCode::ParamError,
+                    "refund_id、out_refund_no、transaction_id、out_trade_no至少填一个",
+                ))
             }
         };
         let order = m.orders.get(&order_key).ok_or_else(not_found)?.clone();

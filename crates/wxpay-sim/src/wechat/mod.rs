@@ -18,7 +18,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Extension, Router};
-use wxpay::{sign, ApiKey, Api, ErrCode, Message, SignType, XmlError};
+use wxpay::{sign, Api, ApiKey, ErrCode, Message, SignType, XmlError};
 
 use crate::faults::CallFault;
 use crate::model::Refusal;

@@ -26,7 +26,16 @@ fn unified_order_inner(sim: &Sim, request: &Request) -> Result<Answer, Answer> {
     let spbill_create_ip = required(request, "spbill_create_ip")?;
     let notify_url = required(request, "notify_url")?;
     let trade_type = required(request, "trade_type")?;
-    for (name, max) in [("body", 128), ("attach", 127), ("notify_url", 256), ("spbill_create_ip", 64), ("openid", 128), ("product_id", 32), ("device_info", 32), ("detail", 8192)] {
+    for (name, max) in [
+        ("body", 128),
+        ("attach", 127),
+        ("notify_url", 256),
+        ("spbill_create_ip", 64),
+        ("openid", 128),
+        ("product_id", 32),
+        ("device_info", 32),
+        ("detail", 8192),
+    ] {
         max_len(request, name, max)?;
     }
     if wxpay::OutTradeNo::new(out_trade_no).is_err() {
