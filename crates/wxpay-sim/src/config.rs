@@ -199,8 +199,10 @@ mod tests {
 
     #[test]
     fn duplicate_merchants_and_zero_factor_are_refused() {
-        let mut c = SimConfig::default();
-        c.merchants = vec![MerchantConfig::new("1", "wx1", "k"), MerchantConfig::new("1", "wx2", "k")];
+        let c = SimConfig {
+            merchants: vec![MerchantConfig::new("1", "wx1", "k"), MerchantConfig::new("1", "wx2", "k")],
+            ..SimConfig::default()
+        };
         assert!(c.validate().is_err());
         let c = SimConfig { time_factor: 0, ..SimConfig::default() };
         assert!(c.validate().is_err());

@@ -2,6 +2,8 @@
 //! client, raw requests for what a well-behaved client never sends, the admin API for the customer
 //! side, and the independent `wechatpy` client. One binary, a module per topic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // integration-test helpers outside #[test] fns
+
 mod bills;
 mod common;
 mod mtls;
