@@ -1,0 +1,13 @@
+// App state, vault and settings (contract § "App state and vault").
+import { backend, type EventMap, type Settings } from '@/backend'
+
+export const getAppStatus = () => backend().call('app_status')
+export const unlockVault = (password: string) => backend().call('vault_unlock', { password })
+export const lockVault = () => backend().call('vault_lock')
+export const changeVaultPassword = (oldPassword: string, newPassword: string) =>
+  backend().call('vault_change_password', { oldPassword, newPassword })
+export const getSettings = () => backend().call('settings_get')
+export const updateSettings = (settings: Settings) => backend().call('settings_update', { settings })
+
+export const onVaultLocked = (handler: (payload: EventMap['vault-locked']) => void) =>
+  backend().on('vault-locked', handler)

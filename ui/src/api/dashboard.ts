@@ -1,0 +1,4 @@
+// The dashboard figures (contract § "dashboard").
+import { backend } from '@/backend'
+
+export const getDashboard = () => backend().call('dashboard')

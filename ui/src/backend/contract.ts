@@ -1,0 +1,278 @@
+// The command contract between the webview and the Rust shell, typed from docs/ui-contract.md.
+// Change that page first, then this file: names, argument keys (camelCase) and result keys
+// (snake_case) are copied from it verbatim.
+//
+// Money: integer fen in every `*_fen` field (JSON numbers; the ledger's values stay far below
+// 2^53). Times: RFC 3339 UTC strings. Days: `YYYY-MM-DD` Beijing calendar days.
+
+// ---- Errors -------------------------------------------------------------------------------
+
+/** Error codes the UI branches on. Anything else the shell sends is kept as a plain string. */
+export type KnownErrorCode =
+  | 'vault_locked'
+  | 'wrong_password'
+  | 'not_configured'
+  | 'not_found'
+  | 'invalid_input'
+  | 'wechat_business'
+  | 'wechat_unreachable'
+  | 'tls'
+  | 'signature'
+  | 'certificate'
+  | 'internal'
+
+/** Every rejected command rejects with exactly this shape (see backend/errors.ts). */
+export interface BackendError {
+  code: KnownErrorCode | (string & {})
+  /** Already a sentence for the shop owner, in the app's locale: shown as is. */
+  message: string
+}
+
+// ---- App state and vault ------------------------------------------------------------------
+
+export type SignType = 'MD5' | 'HMAC-SHA256'
+export type VaultState = 'absent' | 'locked' | 'unlocked'
+
+export interface MerchantInfo {
+  appid: string
+  mch_id: string
+  sign_type: SignType
+  sandbox: boolean
+}
+
+export interface AppStatus {
+  vault: VaultState
+  merchant: MerchantInfo | null
+  ledger: { kind: 'sqlite' | 'postgres'; display: string } | null
+  certificate: CertificateInfo | null
+  user: { name: string; role: 'owner' | 'staff' } | null
+}
+
+export type Locale = 'zh-CN' | 'en'
+
+export interface Settings {
+  idle_lock_minutes: number
+  refund_password_threshold_fen: number
+  locale: Locale
+}
+
+// ---- Setup wizard -------------------------------------------------------------------------
+
+export interface MerchantInput {
+  appid: string
+  mch_id: string
+  sign_type: SignType
+}
+
+export type CertSource =
+  | { kind: 'p12'; path: string; password: string | null } // null → the mch_id
+  | { kind: 'pem'; cert_path: string; key_path: string }
+
+export type CertificateWarningCode =
+  | 'expired'
+  | 'expires_soon'
+  | 'mch_id_not_in_subject'
+  | 'key_mismatch'
+  | 'not_yet_valid'
+
+export interface CertificateInfo {
+  subject: string
+  issuer: string
+  serial_hex: string
+  not_before: string
+  not_after: string
+  days_until_expiry: number
+  warnings: { code: CertificateWarningCode | (string & {}); message: string }[]
+}
+
+export type ConnectionTestCode =
+  | 'ok'
+  | 'signature'
+  | 'tls'
+  | 'certificate'
+  | 'unreachable'
+  | 'wechat_business'
+  | 'protocol'
+
+export interface ConnectionTest {
+  /** true only when orderquery for a made-up order came back ORDERNOTEXIST with a valid signature */
+  ok: boolean
+  code: ConnectionTestCode | (string & {})
+  message: string
+  elapsed_ms: number
+}
+
+export interface SandboxDefaults {
+  base_url: string
+  ca_path: string
+  merchant: MerchantInput
+  api_key_hint: string
+  p12_path: string
+}
+
+export interface SetupCompleteArgs {
+  merchant: MerchantInput
+  apiKey: string
+  source: CertSource | null
+  sandbox: boolean
+  /** null → the local SQLite file in the app data folder */
+  ledgerUrl: string | null
+  ownerName: string
+  ownerPassword: string
+}
+
+// ---- Orders -------------------------------------------------------------------------------
+
+export const KNOWN_TRADE_STATES = [
+  'SUCCESS',
+  'REFUND',
+  'NOTPAY',
+  'CLOSED',
+  'REVOKED',
+  'USERPAYING',
+  'PAYERROR',
+  'ACCEPT',
+] as const
+export type KnownTradeState = (typeof KNOWN_TRADE_STATES)[number]
+/** WeChat may add states: unknown ones are kept as strings and shown as they are. */
+export type TradeState = KnownTradeState | (string & {})
+
+export interface OrderFilter {
+  states: TradeState[] // empty = all
+  from_day: string | null // Beijing day, inclusive
+  to_day: string | null // inclusive
+  min_fen: number | null
+  max_fen: number | null
+  search: string | null // out_trade_no or transaction_id, exact or prefix
+}
+
+export type OrderFlag = 'unknown_order' | 'watched' | 'amount_mismatch'
+
+export interface OrderRow {
+  out_trade_no: string
+  transaction_id: string | null
+  state: TradeState
+  total_fee_fen: number
+  refunded_fen: number
+  description: string | null
+  created_at: string
+  paid_at: string | null
+  flags: (OrderFlag | (string & {}))[]
+}
+
+export interface OrderPage {
+  items: OrderRow[]
+  next_cursor: string | null
+}
+
+export interface RefundRow {
+  out_refund_no: string
+  refund_id: string | null
+  amount_fen: number
+  status: string
+  created_at: string
+  success_at: string | null
+  last_error: string | null
+  attempts: number
+}
+
+export type TimelineSource = 'notification' | 'query' | 'bill' | 'person' | 'shop_backend'
+
+export interface TimelineEntry {
+  at: string
+  source: TimelineSource | (string & {})
+  what: string
+  state_after: string | null
+  actor: string | null
+  evidence_ref: string | null
+}
+
+export interface OrderDetail {
+  order: OrderRow & {
+    sign_type: string
+    openid: string | null
+    trade_type: string | null
+    bank_type: string | null
+    last_checked_at: string | null
+    next_check_at: string | null
+  }
+  refunds: RefundRow[]
+  timeline: TimelineEntry[] // oldest first
+}
+
+// ---- Status sync and dashboard ------------------------------------------------------------
+
+export interface WatchedOrder {
+  out_trade_no: string
+  state: TradeState
+  last_checked_at: string | null
+  next_check_at: string
+  checks: number
+}
+
+export interface SyncStatus {
+  running: boolean
+  last_sync_at: string | null
+  watched: WatchedOrder[]
+}
+
+export interface DaySummary {
+  day: string
+  paid_count: number
+  paid_fen: number
+  refunded_fen: number
+}
+
+export interface Dashboard {
+  today: DaySummary
+  pending_applications: number
+  last_sync_at: string | null
+  days: DaySummary[] // 14 days, oldest first
+}
+
+// ---- The command map: name → (args, result) ----------------------------------------------
+
+type NoArgs = undefined
+
+export interface CommandMap {
+  app_status: { args: NoArgs; result: AppStatus }
+  vault_unlock: { args: { password: string }; result: AppStatus }
+  vault_lock: { args: NoArgs; result: AppStatus }
+  vault_change_password: { args: { oldPassword: string; newPassword: string }; result: null }
+  settings_get: { args: NoArgs; result: Settings }
+  settings_update: { args: { settings: Settings }; result: Settings }
+
+  setup_sandbox_defaults: { args: NoArgs; result: SandboxDefaults }
+  setup_inspect_certificate: { args: { source: CertSource; mchId: string }; result: CertificateInfo }
+  setup_test_connection: {
+    args: { merchant: MerchantInput; apiKey: string; source: CertSource | null; sandbox: boolean }
+    result: ConnectionTest
+  }
+  setup_complete: { args: SetupCompleteArgs; result: AppStatus }
+
+  orders_list: { args: { filter: OrderFilter; cursor: string | null; limit: number }; result: OrderPage }
+  order_detail: { args: { outTradeNo: string }; result: OrderDetail }
+  order_query_now: { args: { outTradeNo: string }; result: OrderDetail }
+  order_close: { args: { outTradeNo: string }; result: OrderDetail }
+
+  sync_status: { args: NoArgs; result: SyncStatus }
+  sync_now: { args: NoArgs; result: SyncStatus }
+  dashboard: { args: NoArgs; result: Dashboard }
+}
+
+export type CommandName = keyof CommandMap
+export type CommandArgs<K extends CommandName> = CommandMap[K]['args']
+export type CommandResult<K extends CommandName> = CommandMap[K]['result']
+
+/** `call('app_status')` takes no argument object; every other command takes exactly its own. */
+export type CallArgs<K extends CommandName> = CommandArgs<K> extends undefined ? [] : [args: CommandArgs<K>]
+
+// ---- Events (Rust → UI) -------------------------------------------------------------------
+
+export interface EventMap {
+  'orders-changed': { out_trade_nos: string[] }
+  'sync-status': SyncStatus
+  'vault-locked': { reason: 'idle' | 'user' }
+}
+
+export type EventName = keyof EventMap

@@ -1,0 +1,23 @@
+// The Tauri implementation of Backend: the only file in the UI that imports @tauri-apps/api.
+import { invoke, isTauri } from '@tauri-apps/api/core'
+import { listen } from '@tauri-apps/api/event'
+import type { Backend } from './backend'
+import { NO_BACKEND, normalizeError } from './errors'
+
+export function createTauriBackend(): Backend {
+  return {
+    async call(command, ...args) {
+      if (!isTauri()) throw { ...NO_BACKEND }
+      try {
+        // Argument keys are camelCase as the contract says; Tauri maps them to the Rust parameters.
+        return await invoke(command, (args[0] ?? {}) as Record<string, unknown>)
+      } catch (e) {
+        throw normalizeError(e)
+      }
+    },
+    async on(event, handler) {
+      if (!isTauri()) return () => {}
+      return listen<Parameters<typeof handler>[0]>(event, (e) => handler(e.payload))
+    },
+  }
+}

@@ -1,0 +1,105 @@
+// Settings: idle lock, the refund password threshold (yuan text ↔ fen), language, and the
+// owner's password.
+import { reactive, ref } from 'vue'
+import type { BackendError, Locale } from '@/backend'
+import { normalizeError } from '@/backend'
+import { changeVaultPassword } from '@/api/app'
+import { useAppStore } from '@/stores/app'
+import { fenToYuanText, parseYuan } from '@/utils/money'
+import { MIN_PASSWORD_LENGTH } from '@/views/setup/wizard/useSetupWizard'
+
+export const IDLE_LOCK_MIN = 1
+export const IDLE_LOCK_MAX = 240
+
+export function useSettings() {
+  const app = useAppStore()
+  const form = reactive({ idleLockMinutes: 10, thresholdYuan: '', locale: app.locale as Locale })
+  const loading = ref(false)
+  const saving = ref(false)
+  const error = ref<BackendError | null>(null)
+  /** i18n key of the threshold's problem */
+  const thresholdProblem = ref<string | null>(null)
+
+  function fill(): void {
+    const s = app.settings
+    if (!s) return
+    form.idleLockMinutes = s.idle_lock_minutes
+    form.thresholdYuan = fenToYuanText(s.refund_password_threshold_fen)
+    form.locale = s.locale
+  }
+
+  async function load(): Promise<void> {
+    loading.value = true
+    try {
+      await app.loadSettings()
+      error.value = null
+      fill()
+    } catch (e) {
+      error.value = normalizeError(e)
+    } finally {
+      loading.value = false
+    }
+  }
+
+  async function save(): Promise<boolean> {
+    const parsed = parseYuan(form.thresholdYuan)
+    if (!parsed.ok) {
+      thresholdProblem.value = `money.${parsed.error}`
+      return false
+    }
+    thresholdProblem.value = null
+    const minutes = Math.min(IDLE_LOCK_MAX, Math.max(IDLE_LOCK_MIN, Math.round(form.idleLockMinutes)))
+    saving.value = true
+    try {
+      await app.saveSettings({
+        idle_lock_minutes: minutes,
+        refund_password_threshold_fen: parsed.fen,
+        locale: form.locale,
+      })
+      error.value = null
+      fill()
+      return true
+    } catch (e) {
+      error.value = normalizeError(e)
+      return false
+    } finally {
+      saving.value = false
+    }
+  }
+
+  // ---- password ----------------------------------------------------------------------------
+
+  const pw = reactive({ old: '', next: '', next2: '' })
+  const changing = ref(false)
+  /** i18n key of the password form's problem */
+  const pwProblem = ref<{ field: 'old' | 'next' | 'next2'; key: string } | null>(null)
+  const pwError = ref<BackendError | null>(null)
+
+  function passwordProblem(): { field: 'old' | 'next' | 'next2'; key: string } | null {
+    if (!pw.old) return { field: 'old', key: 'settings.password.oldRequired' }
+    if (pw.next.length < MIN_PASSWORD_LENGTH) return { field: 'next', key: 'setup.errors.passwordTooShort' }
+    if (pw.next === pw.old) return { field: 'next', key: 'settings.password.same' }
+    if (pw.next !== pw.next2) return { field: 'next2', key: 'setup.errors.passwordMismatch' }
+    return null
+  }
+
+  /** Rejected with `wrong_password` when the current password is wrong; nothing changes then. */
+  async function changePassword(): Promise<boolean> {
+    pwProblem.value = passwordProblem()
+    if (pwProblem.value) return false
+    changing.value = true
+    pwError.value = null
+    try {
+      await changeVaultPassword(pw.old, pw.next)
+      Object.assign(pw, { old: '', next: '', next2: '' })
+      return true
+    } catch (e) {
+      pwError.value = normalizeError(e)
+      return false
+    } finally {
+      changing.value = false
+    }
+  }
+
+  return { form, loading, saving, error, thresholdProblem, load, save, fill, pw, changing, pwProblem, pwError, changePassword }
+}
