@@ -240,7 +240,7 @@ async fn deliver(sim: Arc<Sim>, id: u64) {
     };
     let faults = sim.delivery_faults(&mch_id, &out_trade_no);
     if faults.notify_lost {
-        sim.with_notification_mut(id, |n| n.state = DeliveryState::Lost);
+        sim.finish_notification(id, DeliveryState::Lost);
         return;
     }
     for number in 1..=u32::try_from(RETRY_SCHEDULE_SECS.len() + 1).unwrap_or(16) {
@@ -280,7 +280,7 @@ async fn deliver(sim: Arc<Sim>, id: u64) {
             attempt(&sim, id, number, "regular", &url, &body).await
         };
         if acknowledged {
-            sim.with_notification_mut(id, |n| n.state = DeliveryState::Acknowledged);
+            sim.finish_notification(id, DeliveryState::Acknowledged);
             if faults.notify_duplicate {
                 // Another WeChat server delivers the same notification a moment later.
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -289,7 +289,7 @@ async fn deliver(sim: Arc<Sim>, id: u64) {
             return;
         }
     }
-    sim.with_notification_mut(id, |n| n.state = DeliveryState::GaveUp);
+    sim.finish_notification(id, DeliveryState::GaveUp);
 }
 
 async fn attempt(sim: &Sim, id: u64, number: u32, copy: &'static str, url: &str, body: &str) -> bool {

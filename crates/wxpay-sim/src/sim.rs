@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
@@ -41,6 +41,16 @@ pub struct Sim {
     pub data_dir: PathBuf,
     store: Mutex<Store>,
     shut_down: AtomicBool,
+    counts: Counters,
+}
+
+/// Delivery totals kept as they happen, so reading them costs nothing under load.
+#[derive(Debug, Default)]
+struct Counters {
+    acknowledged: AtomicUsize,
+    failed: AtomicUsize,
+    attempts: AtomicUsize,
+    created: AtomicUsize,
 }
 
 /// An order to create, from unifiedorder or from the admin API.
@@ -130,6 +140,7 @@ impl Sim {
             data_dir,
             config,
             shut_down: AtomicBool::new(false),
+            counts: Counters::default(),
         })
     }
 
@@ -311,6 +322,17 @@ impl Sim {
         out_trade_no: Option<&str>,
         transaction_id: Option<&str>,
     ) -> Result<Order, Refusal> {
+        self.with_order(mch_id, out_trade_no, transaction_id, Order::clone)
+    }
+
+    /// orderquery without copying the order: `read` sees it under the lock (the hot path of load tests).
+    pub fn with_order<T>(
+        &self,
+        mch_id: &str,
+        out_trade_no: Option<&str>,
+        transaction_id: Option<&str>,
+        read: impl FnOnce(&Order) -> T,
+    ) -> Result<T, Refusal> {
         let now = self.clock.now();
         let mut store = self.store();
         let order = store
@@ -319,7 +341,7 @@ impl Sim {
             .and_then(|m| m.order_mut(out_trade_no, transaction_id))
             .ok_or_else(|| Refusal::new(ErrCode::OrderNotExist, "订单不存在"))?;
         order.expire_if_due(now);
-        Ok(order.clone())
+        Ok(read(order))
     }
 
     /// closeorder (§5.3).
@@ -378,6 +400,7 @@ impl Sim {
         let body = notify::payment_body(&order, &key, &nonce).map_err(|e| SimError::Invalid(e.to_string()))?;
         let id = push_notification(&mut store, Kind::Payment, &order, None, order.notify_url.clone(), body, now);
         drop(store);
+        self.counts.created.fetch_add(1, Ordering::Relaxed);
         notify::start(self.clone(), id);
         Ok(order)
     }
@@ -563,6 +586,7 @@ impl Sim {
         let body = notify::refund_body(&refund, &order, &key, &nonce).map_err(|e| SimError::Invalid(e.to_string()))?;
         let id = push_notification(&mut store, Kind::Refund, &order, Some(&refund), url, body, now);
         drop(store);
+        self.counts.created.fetch_add(1, Ordering::Relaxed);
         notify::start(self.clone(), id);
         Ok(refund)
     }
@@ -639,7 +663,19 @@ impl Sim {
     }
 
     pub fn record_attempt(&self, id: u64, attempt: Attempt) {
+        self.counts.attempts.fetch_add(1, Ordering::Relaxed);
         self.with_notification_mut(id, |n| n.attempts.push(attempt));
+    }
+
+    /// Records where a notification ended.
+    pub fn finish_notification(&self, id: u64, state: DeliveryState) {
+        let counter = match state {
+            DeliveryState::Acknowledged => &self.counts.acknowledged,
+            DeliveryState::GaveUp | DeliveryState::Lost => &self.counts.failed,
+            DeliveryState::Pending => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.with_notification_mut(id, |n| n.state = state);
     }
 
     /// Notifications matching the filters, oldest first.
@@ -658,17 +694,15 @@ impl Sim {
 
     /// Counts of attempts by outcome over all notifications (the bench reads this).
     pub fn delivery_counts(&self) -> DeliveryCounts {
-        let store = self.store();
-        let mut c = DeliveryCounts::default();
-        for n in &store.notifications {
-            match n.state {
-                DeliveryState::Acknowledged => c.acknowledged += 1,
-                DeliveryState::Pending => c.pending += 1,
-                DeliveryState::GaveUp | DeliveryState::Lost => c.failed += 1,
-            }
-            c.attempts += n.attempts.len();
+        let acknowledged = self.counts.acknowledged.load(Ordering::Relaxed);
+        let failed = self.counts.failed.load(Ordering::Relaxed);
+        let created = self.counts.created.load(Ordering::Relaxed);
+        DeliveryCounts {
+            acknowledged,
+            failed,
+            pending: created.saturating_sub(acknowledged + failed),
+            attempts: self.counts.attempts.load(Ordering::Relaxed),
         }
-        c
     }
 
     /// Runs `f` over the merchant's books (bills read them).

@@ -65,6 +65,8 @@ pub struct Request {
     pub message: Message,
     pub mch_id: String,
     pub appid: String,
+    /// The appid the merchant is registered with.
+    pub merchant_appid: String,
     pub sign_type: SignType,
     pub key: ApiKey,
 }
@@ -98,7 +100,7 @@ async fn call(
     let answer = if fate == CallFault::SystemError {
         system_error()
     } else {
-        let answer = if request.appid != sim.merchant_keys(&request.mch_id).map(|k| k.1).unwrap_or_default() {
+        let answer = if request.appid != request.merchant_appid {
             Answer::Business(Err(Refusal::new(ErrCode::AppIdMchIdNotMatch, "appid和mch_id不匹配")))
         } else {
             match api {
@@ -146,7 +148,7 @@ fn admit(api: Api, sim: &Sim, conn: &ConnInfo, method: &Method, body: &[u8]) -> 
     if appid.len() > 32 {
         return Err(Answer::fail("appid参数长度有误"));
     }
-    let Some((key, _)) = sim.merchant_keys(&mch_id) else {
+    let Some((key, merchant_appid)) = sim.merchant_keys(&mch_id) else {
         return Err(Answer::fail("mch_id参数格式错误或商户号不存在"));
     };
     if api.needs_client_certificate() && !conn.peer.as_ref().is_some_and(|p| p.is_for(&mch_id)) {
@@ -162,7 +164,7 @@ fn admit(api: Api, sim: &Sim, conn: &ConnInfo, method: &Method, body: &[u8]) -> 
     if sign::verify(&message, Some(sign_type), &key).is_err() {
         return Err(Answer::fail("签名错误"));
     }
-    Ok(Request { message, mch_id, appid, sign_type, key })
+    Ok(Request { message, mch_id, appid, merchant_appid, sign_type, key })
 }
 
 /// Writes the HTTP reply: always 200 (§1: failures are XML too).

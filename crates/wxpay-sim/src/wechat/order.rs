@@ -112,7 +112,7 @@ pub fn order_query(sim: &Sim, request: &Request) -> Answer {
         Ok(ids) => ids,
         Err(a) => return a,
     };
-    Answer::Business(sim.query_order(&request.mch_id, out_trade_no, transaction_id).map(|o| order_fields(&o)))
+    Answer::Business(sim.with_order(&request.mch_id, out_trade_no, transaction_id, order_fields))
 }
 
 /// The orderquery reply fields (A.4): the payment fields once paid.

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // integration-test helpers outside #[test] fns
 
+mod admin;
 mod bills;
 mod common;
 mod mtls;
