@@ -10,6 +10,9 @@ import { rowOf } from './useOrderList'
 
 export type OrderAction = 'query' | 'close'
 
+/** Only paid orders have money that could go back (REFUND = paid, a refund was started). */
+export const REFUNDABLE_STATES: readonly string[] = ['SUCCESS', 'REFUND']
+
 export function useOrderDetail(onRowUpdated?: (row: OrderRow) => void) {
   const store = useOrdersStore()
   const visible = ref(false)
@@ -55,10 +58,10 @@ export function useOrderDetail(onRowUpdated?: (row: OrderRow) => void) {
 
   const canClose = computed(() => detail.value?.order.state === 'NOTPAY' && action.value === null)
 
-  /** total − refunded, exact (BigInt), for display only. */
+  /** total − refunded, exact (BigInt), for display only; null while the order is not paid. */
   const refundable = computed(() => {
     const o = detail.value?.order
-    if (!o) return null
+    if (!o || !REFUNDABLE_STATES.includes(o.state)) return null
     const r = toFenBigInt(o.total_fee_fen) - toFenBigInt(o.refunded_fen)
     return r < 0n ? 0n : r
   })

@@ -246,6 +246,13 @@ describe('useOrderDetail', () => {
     expect(d.refundable.value).toBe(667n)
   })
 
+  it('shows no refundable amount for an order that was never paid', async () => {
+    fake.handle('order_detail', () => orderDetail({ state: 'NOTPAY', total_fee_fen: 1537 }))
+    const d = run(() => useOrderDetail())
+    await d.open('T1')
+    expect(d.refundable.value).toBeNull()
+  })
+
   it('"Query WeChat now" shows what WeChat said and updates the list row', async () => {
     fake.handle('order_detail', () => orderDetail({ out_trade_no: 'T1', state: 'USERPAYING' }))
     fake.handle('order_query_now', () => orderDetail({ out_trade_no: 'T1', state: 'SUCCESS' }))

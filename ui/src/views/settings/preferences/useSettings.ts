@@ -1,7 +1,7 @@
 // Settings: idle lock, the refund password threshold (yuan text ↔ fen), language, and the
 // owner's password.
 import { reactive, ref } from 'vue'
-import type { BackendError, Locale } from '@/backend'
+import type { BackendError } from '@/backend'
 import { normalizeError } from '@/backend'
 import { changeVaultPassword } from '@/api/app'
 import { useAppStore } from '@/stores/app'
@@ -13,7 +13,9 @@ export const IDLE_LOCK_MAX = 240
 
 export function useSettings() {
   const app = useAppStore()
-  const form = reactive({ idleLockMinutes: 10, thresholdYuan: '', locale: app.locale as Locale })
+  // The language is not part of this form: it switches at once (app.setLocale) wherever it is
+  // chosen, so Save can never put back an older choice.
+  const form = reactive({ idleLockMinutes: 10, thresholdYuan: '' })
   const loading = ref(false)
   const saving = ref(false)
   const error = ref<BackendError | null>(null)
@@ -25,7 +27,6 @@ export function useSettings() {
     if (!s) return
     form.idleLockMinutes = s.idle_lock_minutes
     form.thresholdYuan = fenToYuanText(s.refund_password_threshold_fen)
-    form.locale = s.locale
   }
 
   async function load(): Promise<void> {
@@ -54,7 +55,7 @@ export function useSettings() {
       await app.saveSettings({
         idle_lock_minutes: minutes,
         refund_password_threshold_fen: parsed.fen,
-        locale: form.locale,
+        locale: app.locale,
       })
       error.value = null
       fill()
