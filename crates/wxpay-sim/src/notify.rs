@@ -189,10 +189,9 @@ impl Notifier {
     }
 
     /// One POST; the outcome and what came back.
-    async fn send_once(&self, url: &str, body: &str) -> (Outcome, Option<u16>, Option<String>, Option<String>) {
+    async fn send_once(&self, url: &str, body: bytes::Bytes) -> (Outcome, Option<u16>, Option<String>, Option<String>) {
         let _permit = self.permits.acquire().await;
-        let response =
-            self.client.post(url).header(reqwest::header::CONTENT_TYPE, "text/xml").body(body.to_string()).send().await;
+        let response = self.client.post(url).header(reqwest::header::CONTENT_TYPE, "text/xml").body(body).send().await;
         let response = match response {
             Ok(r) => r,
             Err(e) if e.is_timeout() => {
@@ -234,71 +233,69 @@ pub fn start(sim: Arc<Sim>, id: u64) {
 
 async fn deliver(sim: Arc<Sim>, id: u64) {
     let Some((url, body, mch_id, out_trade_no)) = sim.with_notification(id, |n| {
-        (n.url.clone(), Arc::<str>::from(n.body.as_str()), n.mch_id.clone(), n.out_trade_no.clone())
+        (n.url.clone(), bytes::Bytes::from(n.body.clone()), n.mch_id.clone(), n.out_trade_no.clone())
     }) else {
         return;
     };
-    let faults = sim.delivery_faults(&mch_id, &out_trade_no);
+    let mut faults = sim.delivery_faults(&mch_id, &out_trade_no);
     if faults.notify_lost {
-        sim.finish_notification(id, DeliveryState::Lost);
+        sim.record_attempts(id, Vec::new(), Some(DeliveryState::Lost));
         return;
     }
     for number in 1..=u32::try_from(RETRY_SCHEDULE_SECS.len() + 1).unwrap_or(16) {
         if number > 1 {
             let wait = sim.notifier.retry_interval(usize::try_from(number - 2).unwrap_or(0));
             tokio::time::sleep(wait).await;
+            if sim.is_shut_down() {
+                return;
+            }
+            // Faults are read again at each retry: a test may turn them on or off meanwhile.
+            faults = sim.delivery_faults(&mch_id, &out_trade_no);
         }
-        if sim.is_shut_down() {
-            return;
-        }
-        // Faults are read at each attempt: a test may turn them on or off meanwhile.
-        let faults = sim.delivery_faults(&mch_id, &out_trade_no);
         if number <= faults.notify_drop_first {
-            let at = sim.clock.now();
-            sim.record_attempt(
-                id,
-                Attempt {
-                    number,
-                    copy: "regular",
-                    at,
-                    outcome: Outcome::Dropped,
-                    http_status: None,
-                    reply: None,
-                    error: Some("dropped by the notify_drop_first fault".into()),
-                    elapsed_ms: 0,
-                },
-            );
+            let dropped = Attempt {
+                number,
+                copy: "regular",
+                at: sim.clock.now(),
+                outcome: Outcome::Dropped,
+                http_status: None,
+                reply: None,
+                error: Some("dropped by the notify_drop_first fault".into()),
+                elapsed_ms: 0,
+            };
+            sim.record_attempts(id, vec![dropped], None);
             continue;
         }
-        let acknowledged = if faults.notify_concurrent {
+        let attempts = if faults.notify_concurrent {
             let (a, b) = tokio::join!(
-                attempt(&sim, id, number, "regular", &url, &body),
-                attempt(&sim, id, number, "concurrent_twin", &url, &body)
+                attempt(&sim, number, "regular", &url, &body),
+                attempt(&sim, number, "concurrent_twin", &url, &body)
             );
-            a || b
+            vec![a, b]
         } else {
-            attempt(&sim, id, number, "regular", &url, &body).await
+            vec![attempt(&sim, number, "regular", &url, &body).await]
         };
+        let acknowledged = attempts.iter().any(|a| a.outcome == Outcome::Acknowledged);
+        sim.record_attempts(id, attempts, acknowledged.then_some(DeliveryState::Acknowledged));
         if acknowledged {
-            sim.finish_notification(id, DeliveryState::Acknowledged);
             if faults.notify_duplicate {
                 // Another WeChat server delivers the same notification a moment later.
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                attempt(&sim, id, number, "duplicate", &url, &body).await;
+                let duplicate = attempt(&sim, number, "duplicate", &url, &body).await;
+                sim.record_attempts(id, vec![duplicate], None);
             }
             return;
         }
     }
-    sim.finish_notification(id, DeliveryState::GaveUp);
+    sim.record_attempts(id, Vec::new(), Some(DeliveryState::GaveUp));
 }
 
-async fn attempt(sim: &Sim, id: u64, number: u32, copy: &'static str, url: &str, body: &str) -> bool {
+async fn attempt(sim: &Sim, number: u32, copy: &'static str, url: &str, body: &bytes::Bytes) -> Attempt {
     let at = sim.clock.now();
     let started = Instant::now();
-    let (outcome, http_status, reply, error) = sim.notifier.send_once(url, body).await;
+    let (outcome, http_status, reply, error) = sim.notifier.send_once(url, body.clone()).await;
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    sim.record_attempt(id, Attempt { number, copy, at, outcome, http_status, reply, error, elapsed_ms });
-    outcome == Outcome::Acknowledged
+    Attempt { number, copy, at, outcome, http_status, reply, error, elapsed_ms }
 }
 
 #[cfg(test)]

@@ -662,20 +662,20 @@ impl Sim {
         }
     }
 
-    pub fn record_attempt(&self, id: u64, attempt: Attempt) {
-        self.counts.attempts.fetch_add(1, Ordering::Relaxed);
-        self.with_notification_mut(id, |n| n.attempts.push(attempt));
-    }
-
-    /// Records where a notification ended.
-    pub fn finish_notification(&self, id: u64, state: DeliveryState) {
-        let counter = match state {
-            DeliveryState::Acknowledged => &self.counts.acknowledged,
-            DeliveryState::GaveUp | DeliveryState::Lost => &self.counts.failed,
-            DeliveryState::Pending => return,
+    /// Records attempts of notification `id` and, when it ended, where (one lock).
+    pub fn record_attempts(&self, id: u64, attempts: Vec<Attempt>, finished: Option<DeliveryState>) {
+        self.counts.attempts.fetch_add(attempts.len(), Ordering::Relaxed);
+        match finished {
+            Some(DeliveryState::Acknowledged) => self.counts.acknowledged.fetch_add(1, Ordering::Relaxed),
+            Some(DeliveryState::GaveUp | DeliveryState::Lost) => self.counts.failed.fetch_add(1, Ordering::Relaxed),
+            Some(DeliveryState::Pending) | None => 0,
         };
-        counter.fetch_add(1, Ordering::Relaxed);
-        self.with_notification_mut(id, |n| n.state = state);
+        self.with_notification_mut(id, |n| {
+            n.attempts.extend(attempts);
+            if let Some(state) = finished {
+                n.state = state;
+            }
+        });
     }
 
     /// Notifications matching the filters, oldest first.
