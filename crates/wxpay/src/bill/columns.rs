@@ -106,19 +106,6 @@ columns! { 30;
     RateNote = 29, "费率备注";
 }
 
-impl Column {
-    /// Columns whose values are yuan amounts with two decimals.
-    pub const MONEY: [Column; 7] = [
-        Column::SettlementTotalFee,
-        Column::LegacyTotalFee,
-        Column::CouponFee,
-        Column::RefundFee,
-        Column::CouponRefundFee,
-        Column::TotalFee,
-        Column::RefundApplyFee,
-    ];
-}
-
 /// Titles that exist only in the legacy (pre-免充值券) format (§7.4).
 const LEGACY_TITLES: [&str; 6] =
     ["总金额", "子商户号", "代金券或立减优惠金额", "企业红包金额", "代金券或立减优惠退款金额", "企业红包退款金额"];
