@@ -74,7 +74,15 @@ impl BeijingTime {
             text
         };
         let err = || TimeError { text: text.into(), expected: "yyyy-MM-dd HH:mm:ss" };
-        if text_ascii.len() != 19 {
+        // Exactly `dddd-dd-dd dd:dd:dd`: chrono alone would take `2019-02-19  05:01:4`.
+        let shape_ok = text_ascii.len() == 19
+            && text_ascii.bytes().enumerate().all(|(i, b)| match i {
+                4 | 7 => b == b'-',
+                10 => b == b' ',
+                13 | 16 => b == b':',
+                _ => b.is_ascii_digit(),
+            });
+        if !shape_ok {
             return Err(err());
         }
         NaiveDateTime::parse_from_str(text_ascii, "%Y-%m-%d %H:%M:%S").map(BeijingTime).map_err(|_| err())
