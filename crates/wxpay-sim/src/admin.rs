@@ -81,6 +81,7 @@ pub fn routes(sim: Arc<Sim>) -> Router<Arc<Sim>> {
         .route("/admin/merchants/{mch_id}/refunds/{out_refund_no}", get(refund))
         .route("/admin/merchants/{mch_id}/refunds/{out_refund_no}/settle", post(settle))
         .route("/admin/notifications", get(notifications))
+        .route("/admin/notifications/hold", post(hold_notifications))
         .route("/admin/stats", get(stats))
         .layer(middleware::from_fn_with_state(sim, require_token))
 }
@@ -394,6 +395,17 @@ async fn settle(
 
 async fn notifications(State(sim): State<Arc<Sim>>, Query(filter): Query<NotificationFilter>) -> ApiResult {
     to_json(&sim.notifications(&filter))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Hold {
+    hold: bool,
+}
+
+async fn hold_notifications(State(sim): State<Arc<Sim>>, Json(h): Json<Hold>) -> ApiResult {
+    sim.hold_notifications(h.hold);
+    to_json(&sim.delivery_counts())
 }
 
 async fn stats(State(sim): State<Arc<Sim>>) -> ApiResult {

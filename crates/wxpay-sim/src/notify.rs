@@ -252,6 +252,7 @@ async fn deliver(sim: Arc<Sim>, id: u64) {
             // Faults are read again at each retry: a test may turn them on or off meanwhile.
             faults = sim.delivery_faults(&mch_id, &out_trade_no);
         }
+        sim.wait_while_held().await;
         if number <= faults.notify_drop_first {
             let dropped = Attempt {
                 number,

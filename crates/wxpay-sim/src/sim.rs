@@ -42,6 +42,8 @@ pub struct Sim {
     store: Mutex<Store>,
     shut_down: AtomicBool,
     counts: Counters,
+    /// While true, notification attempts wait (a WeChat-side outage); releasing sends them as a burst.
+    hold: tokio::sync::watch::Sender<bool>,
 }
 
 /// Delivery totals kept as they happen, so reading them costs nothing under load.
@@ -141,6 +143,7 @@ impl Sim {
             config,
             shut_down: AtomicBool::new(false),
             counts: Counters::default(),
+            hold: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -659,6 +662,22 @@ impl Sim {
         let mut store = self.store();
         if let Some(n) = notification_index(id).and_then(|i| store.notifications.get_mut(i)) {
             f(n);
+        }
+    }
+
+    /// Holds (true) or releases (false) every notification attempt: a held notification waits, and
+    /// all of them go out at once on release — the burst after a WeChat-side outage.
+    pub fn hold_notifications(&self, hold: bool) {
+        self.hold.send_replace(hold);
+    }
+
+    /// Waits while notifications are held.
+    pub async fn wait_while_held(&self) {
+        let mut rx = self.hold.subscribe();
+        while *rx.borrow_and_update() {
+            if rx.changed().await.is_err() {
+                return;
+            }
         }
     }
 

@@ -133,3 +133,18 @@ async fn lost_notifications_are_never_sent() {
     assert!(ack.received().is_empty());
     assert_eq!(notifications(&sim, "LOST1").await[0]["state"], "lost");
 }
+
+#[tokio::test]
+async fn held_notifications_go_out_as_a_burst_on_release() {
+    let sim = start().await;
+    let ack = Acknowledger::start(0).await;
+    sim.admin_ok(reqwest::Method::POST, "/notifications/hold", Some(json!({"hold": true}))).await;
+    for i in 0..20 {
+        sim.paid_order(MCH, &format!("HOLD{i}"), 100, &ack.url).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(ack.received().is_empty(), "nothing is sent while held");
+    let counts = sim.admin_ok(reqwest::Method::POST, "/notifications/hold", Some(json!({"hold": false}))).await;
+    assert_eq!(counts["pending"], 20);
+    ack.wait_for(20, Duration::from_secs(5)).await;
+}
