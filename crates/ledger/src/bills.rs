@@ -6,13 +6,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use wxpay::{FeeAmount, Fen};
 
 use crate::audit::{append_in, audit};
-use crate::db::{args, Row, Tx};
+use crate::db::{args, sqlite_bulk_insert, Arg, Row, Tx};
 use crate::error::{Error, Result};
 use crate::model::{
     AuditResult, BillFile, BillFileId, BillImport, BillRow, BillRowId, BillSource, BillSummary, BillType, MerchantId,
     NewBillFile, StoredBillRow,
 };
-use crate::orders::SqlBuilder;
 use crate::Ledger;
 
 const FILE_COLS: &str = "id, merchant_id, bill_date, bill_type, source, file_name, sha256, byte_len, row_count, \
@@ -99,61 +98,43 @@ async fn insert_rows_in(tx: &mut Tx, file: BillFileId, rows: &[BillRow]) -> Resu
 }
 
 async fn insert_rows_sqlite(tx: &mut Tx, file: BillFileId, rows: &[BillRow]) -> Result<u64> {
-    // SQLite takes at most 32766 parameters per statement.
-    let per_statement = 32766 / (ROW_COL_COUNT + 1);
-    let mut inserted = 0;
-    for chunk in rows.chunks(per_statement) {
-        let mut b = SqlBuilder::new();
-        let file_arg = b.arg(file.0);
-        let mut values = String::with_capacity(chunk.len() * 200);
-        for (n, r) in chunk.iter().enumerate() {
-            if n > 0 {
-                values.push_str(", ");
-            }
-            let p = [
-                b.arg(r.line_no),
-                b.arg(r.trade_time),
-                b.arg(r.appid.clone()),
-                b.arg(r.mch_id.clone()),
-                b.arg(r.sub_mch_id.clone()),
-                b.arg(r.device_info.clone()),
-                b.arg(r.transaction_id.clone()),
-                b.arg(r.out_trade_no.clone()),
-                b.arg(r.openid.clone()),
-                b.arg(r.trade_type.clone()),
-                b.arg(r.trade_state.as_str()),
-                b.arg(r.bank_type.clone()),
-                b.arg(r.currency.clone()),
-                b.arg(r.settlement),
-                b.arg(r.coupon),
-                b.arg(r.refund_id.clone()),
-                b.arg(r.out_refund_no.clone()),
-                b.arg(r.refund),
-                b.arg(r.recharge_refund),
-                b.arg(r.refund_type.clone()),
-                b.arg(r.refund_status.clone()),
-                b.arg(r.body.clone()),
-                b.arg(r.attach.clone()),
-                b.arg(r.fee.0),
-                b.arg(r.rate.clone()),
-                b.arg(r.order_amount),
-                b.arg(r.refund_requested),
-                b.arg(r.rate_note.clone()),
-                b.arg(r.refund_requested_at),
-                b.arg(r.refund_success_at),
-            ];
-            values.push('(');
-            values.push_str(&file_arg);
-            for placeholder in &p {
-                values.push_str(", ");
-                values.push_str(placeholder);
-            }
-            values.push(')');
-        }
-        b.sql = format!("INSERT INTO bill_rows (bill_file_id, {ROW_COLS}) VALUES {values}");
-        inserted += tx.execute(&b.sql, b.args).await?;
-    }
-    Ok(inserted)
+    let head = format!("INSERT INTO bill_rows (bill_file_id, {ROW_COLS})");
+    sqlite_bulk_insert(tx, &head, "", ROW_COL_COUNT + 1, rows, |r, a| {
+        a.extend([
+            Arg::from(file.0),
+            Arg::from(r.line_no),
+            Arg::from(r.trade_time),
+            Arg::from(r.appid.clone()),
+            Arg::from(r.mch_id.clone()),
+            Arg::from(r.sub_mch_id.clone()),
+            Arg::from(r.device_info.clone()),
+            Arg::from(r.transaction_id.clone()),
+            Arg::from(r.out_trade_no.clone()),
+            Arg::from(r.openid.clone()),
+            Arg::from(r.trade_type.clone()),
+            Arg::from(r.trade_state.as_str()),
+            Arg::from(r.bank_type.clone()),
+            Arg::from(r.currency.clone()),
+            Arg::from(r.settlement),
+            Arg::from(r.coupon),
+            Arg::from(r.refund_id.clone()),
+            Arg::from(r.out_refund_no.clone()),
+            Arg::from(r.refund),
+            Arg::from(r.recharge_refund),
+            Arg::from(r.refund_type.clone()),
+            Arg::from(r.refund_status.clone()),
+            Arg::from(r.body.clone()),
+            Arg::from(r.attach.clone()),
+            Arg::from(r.fee.0),
+            Arg::from(r.rate.clone()),
+            Arg::from(r.order_amount),
+            Arg::from(r.refund_requested),
+            Arg::from(r.rate_note.clone()),
+            Arg::from(r.refund_requested_at),
+            Arg::from(r.refund_success_at),
+        ]);
+    })
+    .await
 }
 
 async fn insert_rows_pg(

@@ -60,6 +60,16 @@ impl Ledger {
         self.db.engine()
     }
 
+    /// Refreshes the query planner's statistics after a bulk import: `ANALYZE` on SQLite, `VACUUM (ANALYZE)` on
+    /// PostgreSQL (which also sets the visibility map, so per-day totals can be index-only scans). Autovacuum
+    /// does the same on PostgreSQL eventually; SQLite never analyzes by itself.
+    pub async fn analyze(&self) -> Result<()> {
+        match self.engine() {
+            Engine::Sqlite => self.db.execute_plain("ANALYZE").await,
+            Engine::Postgres => self.db.execute_plain("VACUUM (ANALYZE)").await,
+        }
+    }
+
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.db.close().await;

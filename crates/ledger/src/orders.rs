@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use wxpay::{AppId, BeijingTime, Fen, OutTradeNo, TradeState, TradeType, TransactionId};
 
-use crate::db::{args, Arg, Engine, Row, Tx};
+use crate::db::{args, sqlite_bulk_insert, Arg, Engine, Row, Tx};
 use crate::error::{Error, Result};
 use crate::model::{
     id_from_db, sign_type_from_db, trade_state_from_db, ApplicationId, DayTotals, Evidence, ImportedOrder, MerchantId,
@@ -357,7 +357,7 @@ pub(crate) async fn apply_payment_in(
     }
 }
 
-/// Builds SQL with numbered placeholders.
+/// Builds SQL with numbered placeholders (`$1`, `$2`, …).
 pub(crate) struct SqlBuilder {
     pub sql: String,
     pub args: Vec<Arg>,
@@ -520,8 +520,25 @@ impl Ledger {
         if let Some(from) = filter.placed_from {
             common.push_str(&format!(" AND placed_at >= {}", b.arg(from)));
         }
-        if let Some(to) = filter.placed_to {
-            common.push_str(&format!(" AND placed_at < {}", b.arg(to)));
+        match (after, filter.placed_to) {
+            // The cursor is the range's upper bound. Written as `placed_at <= t AND (placed_at < t OR id < i)`
+            // rather than the row value `(placed_at, id) < (t, i)`: SQLite uses only the former as an index
+            // bound, and a deep page would otherwise walk every row newer than the cursor.
+            (Some(cursor), to) if to.is_none_or(|to| cursor.placed_at < to) => {
+                let t = b.arg(cursor.placed_at);
+                let i = b.arg(cursor.id.0);
+                common.push_str(&format!(" AND placed_at <= {t} AND (placed_at < {t} OR id < {i})"));
+            }
+            (cursor, to) => {
+                if let Some(to) = to {
+                    common.push_str(&format!(" AND placed_at < {}", b.arg(to)));
+                }
+                if let Some(cursor) = cursor {
+                    let t = b.arg(cursor.placed_at);
+                    let i = b.arg(cursor.id.0);
+                    common.push_str(&format!(" AND (placed_at < {t} OR (placed_at = {t} AND id < {i}))"));
+                }
+            }
         }
         if let Some(min) = filter.min_total {
             common.push_str(&format!(" AND total_fee >= {}", b.arg(min)));
@@ -531,11 +548,6 @@ impl Ledger {
         }
         if filter.flagged_only {
             common.push_str(" AND flag_reason IS NOT NULL");
-        }
-        if let Some(cursor) = after {
-            let t = b.arg(cursor.placed_at);
-            let i = b.arg(cursor.id.0);
-            common.push_str(&format!(" AND (placed_at, id) < ({t}, {i})"));
         }
         let lim = b.arg(i64::from(limit) + 1);
         let order_by = "ORDER BY placed_at DESC, id DESC";
@@ -779,41 +791,52 @@ impl Ledger {
         }
         let now = Utc::now();
         let mut tx = self.db.begin().await?;
-        let chunk_rows = match tx.engine() {
-            Engine::Sqlite => 32766 / COLS,
-            Engine::Postgres => 4000,
+        let head = "INSERT INTO orders (merchant_id, out_trade_no, transaction_id, sign_type, trade_type, trade_state, \
+                    total_fee, origin, placed_at, paid_at, paid_day, body, created_at, updated_at)";
+        let row_args = |o: &ImportedOrder, a: &mut Vec<Arg>| {
+            a.extend([
+                Arg::from(o.merchant.0),
+                Arg::from(o.out_trade_no.as_str()),
+                Arg::from(o.transaction_id.as_ref().map(|t| t.as_str().to_owned())),
+                Arg::from(o.sign_type.as_str()),
+                Arg::from(o.trade_type.as_ref().map(|t| t.as_str().to_owned())),
+                Arg::from(o.trade_state.as_str()),
+                Arg::from(o.total_fee),
+                Arg::from(origin.as_str()),
+                Arg::from(o.placed_at),
+                Arg::from(o.paid_at),
+                Arg::from(o.paid_at.map(beijing_day)),
+                Arg::from(o.body.clone()),
+                Arg::from(now),
+                Arg::from(now),
+            ]);
         };
-        let mut inserted = 0;
-        for chunk in orders.chunks(chunk_rows) {
-            let mut b = SqlBuilder::new();
-            let mut values = Vec::with_capacity(chunk.len());
-            for o in chunk {
-                let p: Vec<String> = vec![
-                    b.arg(o.merchant.0),
-                    b.arg(o.out_trade_no.as_str()),
-                    b.arg(o.transaction_id.as_ref().map(|t| t.as_str().to_owned())),
-                    b.arg(o.sign_type.as_str()),
-                    b.arg(o.trade_type.as_ref().map(|t| t.as_str().to_owned())),
-                    b.arg(o.trade_state.as_str()),
-                    b.arg(o.total_fee),
-                    b.arg(origin.as_str()),
-                    b.arg(o.placed_at),
-                    b.arg(o.paid_at),
-                    b.arg(o.paid_at.map(beijing_day)),
-                    b.arg(o.body.clone()),
-                    b.arg(now),
-                    b.arg(now),
-                ];
-                values.push(format!("({})", p.join(", ")));
+        let inserted = match tx.engine() {
+            Engine::Sqlite => {
+                let tail = " ON CONFLICT (merchant_id, out_trade_no) DO NOTHING";
+                sqlite_bulk_insert(&mut tx, head, tail, COLS, orders, row_args).await?
             }
-            b.sql = format!(
-                "INSERT INTO orders (merchant_id, out_trade_no, transaction_id, sign_type, trade_type, trade_state, \
-                 total_fee, origin, placed_at, paid_at, paid_day, body, created_at, updated_at) VALUES {} \
-                 ON CONFLICT (merchant_id, out_trade_no) DO NOTHING",
-                values.join(", ")
-            );
-            inserted += tx.execute(&b.sql, b.args).await?;
-        }
+            Engine::Postgres => {
+                let mut inserted = 0;
+                for chunk in orders.chunks(4000) {
+                    let mut b = SqlBuilder::new();
+                    let mut values = Vec::with_capacity(chunk.len());
+                    let mut a = Vec::with_capacity(COLS);
+                    for o in chunk {
+                        a.clear();
+                        row_args(o, &mut a);
+                        let p: Vec<String> = a.drain(..).map(|v| b.arg(v)).collect();
+                        values.push(format!("({})", p.join(", ")));
+                    }
+                    b.sql = format!(
+                        "{head} VALUES {} ON CONFLICT (merchant_id, out_trade_no) DO NOTHING",
+                        values.join(", ")
+                    );
+                    inserted += tx.execute(&b.sql, b.args).await?;
+                }
+                inserted
+            }
+        };
         tx.commit().await?;
         Ok(inserted)
     }
