@@ -56,7 +56,10 @@ async fn a_day_of_trade(sim: &Sim) {
 async fn a_days_bills_hold_its_payments_and_the_refunds_initiated_that_day() {
     let sim = start().await;
     a_day_of_trade(&sim).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await; // refunds settle
+    eventually(std::time::Duration::from_secs(5), "refunds settled", || {
+        sim.handle.sim.refunds(MCH).unwrap().iter().all(|r| r.refund_status == wxpay::RefundStatus::Success)
+    })
+    .await;
     let client = sim.client(MCH, SignType::HmacSha256, None);
 
     sim.set_clock("2024-03-02 09:59:00").await;

@@ -58,7 +58,8 @@ async fn unacknowledged_notifications_are_retried_on_wechats_schedule() {
     for (i, want) in expected_ms.iter().enumerate() {
         let gap = got[i + 1].0 - got[i].0;
         assert!(gap >= Duration::from_millis(*want), "gap {i}: {gap:?} < {want} ms");
-        assert!(gap < Duration::from_millis(want + 400), "gap {i}: {gap:?} ≫ {want} ms");
+        // Generous: a loaded CI machine delays timers, never advances them.
+        assert!(gap < Duration::from_millis(want + 1500), "gap {i}: {gap:?} ≫ {want} ms");
     }
     assert!(got.iter().all(|(_, b)| b == &got[0].1), "every attempt carries the same notification");
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -114,7 +115,7 @@ async fn duplicated_and_concurrent_notifications_arrive_twice() {
     sim.paid_order(MCH, "TWIN1", 100, &ack.url).await;
     let got = ack.wait_for(4, Duration::from_secs(5)).await;
     assert_eq!(got[2].1, got[3].1);
-    assert!(got[3].0 - got[2].0 < Duration::from_millis(40), "sent at the same moment");
+    assert!(got[3].0 - got[2].0 < Duration::from_millis(250), "sent at the same moment");
     let log = notifications(&sim, "TWIN1").await;
     let copies: Vec<&str> =
         log[0]["attempts"].as_array().unwrap().iter().map(|a| a["copy"].as_str().unwrap()).collect();

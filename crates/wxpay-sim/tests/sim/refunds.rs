@@ -32,7 +32,7 @@ fn by_order(no: &str, offset: Option<u32>) -> RefundQuery {
 
 #[tokio::test]
 async fn a_refund_is_accepted_processing_then_succeeds_with_an_encrypted_notification() {
-    let sim = start_with(|c| c.refund_delay_ms = 400).await;
+    let sim = start_with(|c| c.refund_delay_ms = 1500).await;
     let ack = Acknowledger::start(0).await;
     sim.paid_order(MCH, "RF1", 1000, NOWHERE).await;
     let client = sim.client(MCH, SignType::HmacSha256, Some(MCH));
