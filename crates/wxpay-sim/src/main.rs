@@ -167,6 +167,9 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
     if config.merchants.is_empty() {
         bail!("no sandbox merchant: pass --merchant MCH_ID:APPID:KEY or a --config file with [[merchants]]");
     }
+    if !config.listen.ip().is_loopback() && config.admin_token.is_none() {
+        tracing::warn!("listening on {} without --admin-token: anyone who can reach it can use /admin", config.listen);
+    }
     let demo_mch = args.demo_mch_id.clone().unwrap_or_else(|| config.merchants[0].mch_id.clone());
     let handle = wxpay_sim::spawn(config).await?;
     let ca_path = std::fs::canonicalize(&handle.ca_cert_path).unwrap_or_else(|_| handle.ca_cert_path.clone());
