@@ -39,7 +39,7 @@ fn notification_from_row(row: &Row) -> Result<StoredNotification> {
 }
 
 /// Reads the inbox row inside `tx`; `Ok(Err(applied))` when it was already processed (the stored outcome).
-async fn claim(
+pub(crate) async fn claim(
     tx: &mut Tx,
     id: NotificationId,
     kind: NotificationKind,
@@ -70,7 +70,12 @@ async fn claim(
 }
 
 /// Records the outcome, checking the row is still PENDING (two processes applying the same stored row: one wins).
-async fn finish(tx: &mut Tx, id: NotificationId, applied: &AppliedNotification, at: DateTime<Utc>) -> Result<()> {
+pub(crate) async fn finish(
+    tx: &mut Tx,
+    id: NotificationId,
+    applied: &AppliedNotification,
+    at: DateTime<Utc>,
+) -> Result<()> {
     let n = tx
         .execute(
             "UPDATE notifications SET outcome = $1, outcome_reason = $2, order_id = $3, refund_id = $4, \
@@ -91,7 +96,11 @@ async fn finish(tx: &mut Tx, id: NotificationId, applied: &AppliedNotification, 
     Ok(())
 }
 
-fn outcome(outcome: NotificationOutcome, reason: Option<String>, order: Option<OrderId>) -> AppliedNotification {
+pub(crate) fn outcome(
+    outcome: NotificationOutcome,
+    reason: Option<String>,
+    order: Option<OrderId>,
+) -> AppliedNotification {
     AppliedNotification { outcome, reason, order_id: order, refund_id: None }
 }
 
@@ -266,7 +275,7 @@ impl Ledger {
     }
 }
 
-async fn apply_refund_facts(
+pub(crate) async fn apply_refund_facts(
     tx: &mut Tx,
     merchant: MerchantId,
     facts: &RefundNotificationFacts,
