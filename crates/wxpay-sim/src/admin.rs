@@ -83,6 +83,7 @@ pub fn routes(sim: Arc<Sim>) -> Router<Arc<Sim>> {
         .route("/admin/notifications", get(notifications))
         .route("/admin/notifications/hold", post(hold_notifications))
         .route("/admin/stats", get(stats))
+        .route("/admin/snapshot", post(snapshot))
         .layer(middleware::from_fn_with_state(sim, require_token))
 }
 
@@ -406,6 +407,11 @@ struct Hold {
 async fn hold_notifications(State(sim): State<Arc<Sim>>, Json(h): Json<Hold>) -> ApiResult {
     sim.hold_notifications(h.hold);
     to_json(&sim.delivery_counts())
+}
+
+async fn snapshot(State(sim): State<Arc<Sim>>) -> ApiResult {
+    let path = crate::snapshot::save(&sim).map_err(|e| AdminError(StatusCode::INTERNAL_SERVER_ERROR, "io", e))?;
+    Ok(Json(json!({ "path": path.display().to_string() })))
 }
 
 async fn stats(State(sim): State<Arc<Sim>>) -> ApiResult {

@@ -36,6 +36,9 @@ pub struct SimConfig {
     pub clock_start: Option<String>,
     /// Bearer token the admin API requires (`Authorization: Bearer …`); open if absent.
     pub admin_token: Option<String>,
+    /// Keep the books in `<data_dir>/state.json`: read at start, written at shutdown and on
+    /// `POST /admin/snapshot`.
+    pub snapshot: bool,
 }
 
 impl Default for SimConfig {
@@ -51,6 +54,7 @@ impl Default for SimConfig {
             notify_concurrency: 256,
             clock_start: None,
             admin_token: None,
+            snapshot: false,
         }
     }
 }

@@ -9,7 +9,8 @@
 //! - [`sim`] holds the state and operations; [`model`] the pure rules; [`store`] the books;
 //!   [`notify`] the notification deliveries on WeChat's retry schedule; [`bills`] the T+1 bills;
 //!   [`clock`] the settable simulated time; [`faults`] what can be made to go wrong; [`pki`] the CA
-//!   and certificates; [`demo`] the generated traffic of `wxpay-sim --demo`.
+//!   and certificates; [`demo`] the generated traffic of `wxpay-sim --demo`; [`snapshot`] the
+//!   optional JSON copy of the books.
 //!
 //! How refusals and the clock are designed: `docs/decisions/0005-wxpay-sim.md`.
 
@@ -24,6 +25,7 @@ pub mod notify;
 pub mod pki;
 pub mod server;
 pub mod sim;
+pub mod snapshot;
 pub mod store;
 pub mod wechat;
 

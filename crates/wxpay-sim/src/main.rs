@@ -47,6 +47,9 @@ struct Serve {
     /// Bearer token required on /admin/*.
     #[arg(long, env = "WXPAY_SIM_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Keep the books in <data-dir>/state.json across restarts (read at start, written at Ctrl-C).
+    #[arg(long, env = "WXPAY_SIM_SNAPSHOT")]
+    snapshot: bool,
     /// Generate demo traffic (history of yesterday, then live orders).
     #[arg(long)]
     demo: bool,
@@ -163,6 +166,9 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
     }
     if args.admin_token.is_some() {
         config.admin_token = args.admin_token;
+    }
+    if args.snapshot {
+        config.snapshot = true;
     }
     if config.merchants.is_empty() {
         bail!("no sandbox merchant: pass --merchant MCH_ID:APPID:KEY or a --config file with [[merchants]]");

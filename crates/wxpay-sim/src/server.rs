@@ -70,8 +70,14 @@ impl SimHandle {
         cert.write_to(dir, mch_id)
     }
 
-    /// Stops accepting, stops notification retries, and waits for the accept loop to end.
+    /// Stops accepting, stops notification retries, writes the snapshot when configured, and waits
+    /// for the accept loop to end.
     pub async fn shutdown(mut self) {
+        if self.sim.config.snapshot {
+            if let Err(e) = crate::snapshot::save(&self.sim) {
+                tracing::error!("snapshot not written: {e}");
+            }
+        }
         self.stop_now();
         if let Some(task) = self.task.take() {
             let _ = task.await;
@@ -112,6 +118,12 @@ pub async fn spawn(config: SimConfig) -> Result<SimHandle, SpawnError> {
     };
     let base_url = format!("https://{host}:{}", addr.port());
     let sim = Arc::new(Sim::new(config, ca, data_dir).map_err(SpawnError::Other)?);
+    if sim.config.snapshot {
+        let restored = crate::snapshot::load(&sim).map_err(SpawnError::Other)?;
+        if restored > 0 {
+            tracing::info!("snapshot: {restored} orders restored");
+        }
+    }
     let router = crate::wechat::routes().merge(crate::admin::routes(sim.clone())).with_state(sim.clone());
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, TlsAcceptor::from(tls), router, stop_rx));

@@ -517,16 +517,20 @@ impl Sim {
         };
         drop(store);
         if let Some(outcome) = refund.planned_outcome.clone() {
-            let sim = self.clone();
-            let (mch, no) = (mch_id.to_string(), refund.out_refund_no.clone());
-            let delay = self.config.refund_delay();
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                // Settled by hand meanwhile, or stuck since: nothing to do.
-                let _ = sim.settle_refund_if_processing(&mch, &no, outcome);
-            });
+            self.schedule_settlement(mch_id.to_string(), refund.out_refund_no.clone(), outcome);
         }
         Ok(RefundOutcome { refund, order, created: true })
+    }
+
+    /// Settles a refund as `outcome` after the configured delay, unless settled by hand meanwhile.
+    pub fn schedule_settlement(self: &Arc<Self>, mch_id: String, out_refund_no: String, outcome: RefundStatus) {
+        let sim = self.clone();
+        let delay = self.config.refund_delay();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            // Settled by hand meanwhile, or stuck since: nothing to do.
+            let _ = sim.settle_refund_if_processing(&mch_id, &out_refund_no, outcome);
+        });
     }
 
     fn settle_refund_if_processing(

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wxpay::{ApiKey, Fen};
 
 use crate::config::MerchantConfig;
@@ -85,11 +85,11 @@ impl MerchantState {
         let balance_after = if entry.account == "Basic" { self.balance } else { Fen::ZERO };
         self.fund_flows.push(FundFlow {
             at,
-            account: entry.account,
+            account: entry.account.to_string(),
             flow_id: format!("{}{:014}", at.format("%Y%m%d"), seq),
             business_id: entry.business_id,
-            name: entry.name,
-            kind: entry.kind,
+            name: entry.name.to_string(),
+            kind: entry.kind.to_string(),
             income: entry.income,
             amount: entry.amount,
             balance_after,
@@ -116,18 +116,18 @@ pub struct FlowEntry {
 }
 
 /// One row of the fund-flow bill (§7.6).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FundFlow {
     pub at: DateTime<Utc>,
-    pub account: &'static str,
+    pub account: String,
     /// 资金流水单号.
     pub flow_id: String,
     /// 微信支付业务单号.
     pub business_id: String,
     /// 业务名称.
-    pub name: &'static str,
+    pub name: String,
     /// 业务类型.
-    pub kind: &'static str,
+    pub kind: String,
     /// 收支类型: 收入 when true.
     pub income: bool,
     pub amount: Fen,
@@ -155,6 +155,15 @@ impl Store {
             store.merchants.insert(m.mch_id.clone(), MerchantState::new(m));
         }
         store
+    }
+
+    /// The sequence counter (snapshots keep it so ids stay unique after a restore).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    pub fn restore_seq(&mut self, seq: u64) {
+        self.seq = self.seq.max(seq);
     }
 
     /// A number unique within this simulator run.

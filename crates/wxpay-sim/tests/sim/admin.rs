@@ -80,3 +80,38 @@ fn the_binary_issues_a_certificate_like_wechats_download() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--merchant"));
 }
+
+#[tokio::test]
+async fn the_snapshot_brings_the_books_back_after_a_restart() {
+    let sim = start_with(|c| c.snapshot = true).await;
+    let txn = sim.paid_order(MCH, "SNAP1", 1000, NOWHERE).await;
+    sim.admin_ok(
+        reqwest::Method::POST,
+        &format!("/merchants/{MCH}/orders/SNAP1/refunds"),
+        Some(json!({"out_refund_no": "SNAP1-R", "refund_fee": 100})),
+    )
+    .await;
+    let balance = sim.handle.sim.merchant(MCH).unwrap().balance_fen;
+    let data_dir = sim.handle.sim.data_dir.clone();
+    let Sim { handle, dir, .. } = sim;
+    handle.shutdown().await;
+    assert!(data_dir.join("state.json").exists());
+    let text = std::fs::read_to_string(data_dir.join("state.json")).unwrap();
+    assert!(!text.contains(KEY), "keys are never written");
+
+    let again = wxpay_sim::spawn(wxpay_sim::SimConfig {
+        data_dir: data_dir.clone(),
+        merchants: vec![wxpay_sim::MerchantConfig::new(MCH, APPID, KEY)],
+        snapshot: true,
+        refund_delay_ms: 50,
+        ..wxpay_sim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let order = again.sim.query_order(MCH, None, Some(&txn)).unwrap();
+    assert_eq!(order.out_trade_no, "SNAP1");
+    assert_eq!(order.trade_state, wxpay::TradeState::Refund);
+    assert_eq!(again.sim.merchant(MCH).unwrap().balance_fen, balance);
+    assert_eq!(again.sim.refunds(MCH).unwrap().len(), 1);
+    drop(dir);
+}
