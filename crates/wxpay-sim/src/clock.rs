@@ -3,7 +3,7 @@
 //! seconds. Every business rule reads the time here; only delivery pacing (retry intervals, refund
 //! delay) runs on real time, scaled by the time factor.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use wxpay::BeijingTime;
@@ -12,7 +12,8 @@ use wxpay::BeijingTime;
 /// [`Clock::advance`]; time keeps flowing in between.
 #[derive(Debug, Default)]
 pub struct Clock {
-    offset: Mutex<Duration>,
+    /// Nanoseconds added to real time (±292 years fit).
+    offset_ns: AtomicI64,
 }
 
 impl Clock {
@@ -34,24 +35,24 @@ impl Clock {
     }
 
     fn offset(&self) -> Duration {
-        *self.offset.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        Duration::nanoseconds(self.offset_ns.load(Ordering::Relaxed))
     }
 
     /// Jumps to `at` (forwards or backwards).
     pub fn set(&self, at: DateTime<Utc>) {
-        let mut offset = self.offset.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        *offset = at - Utc::now();
+        let ns = (at - Utc::now()).num_nanoseconds().unwrap_or(i64::MAX);
+        self.offset_ns.store(ns, Ordering::Relaxed);
     }
 
     /// Moves forward by `by` (negative moves back).
     pub fn advance(&self, by: Duration) {
-        let mut offset = self.offset.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        *offset += by;
+        let by = by.num_nanoseconds().unwrap_or(i64::MAX);
+        let _ = self.offset_ns.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| Some(o.saturating_add(by)));
     }
 
     /// Back to real time.
     pub fn reset(&self) {
-        *self.offset.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Duration::zero();
+        self.offset_ns.store(0, Ordering::Relaxed);
     }
 }
 

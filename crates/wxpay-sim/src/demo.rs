@@ -140,12 +140,14 @@ async fn one_order(sim: &Arc<Sim>, options: &DemoOptions, http: &reqwest::Client
                 );
             } else if (17..=21).contains(&roll) {
                 if let Some(url) = &options.refund_applications_url {
+                    // The shape of ledger's NewRefundApplication; the receiver's shop API is the judge.
                     let application = serde_json::json!({
+                        "mch_id": options.mch_id,
                         "out_trade_no": out_trade_no,
-                        "transaction_id": order.transaction_id,
-                        "refund_fee": order.total_fee.get(),
+                        "amount": order.total_fee.get(),
                         "reason": "顾客申请退款：饮品口味不对",
-                        "openid": order.openid,
+                        "external_ref": format!("demo-{out_trade_no}"),
+                        "requested_by": order.openid,
                     });
                     let mut req = http
                         .post(url)

@@ -205,7 +205,10 @@ impl Notifier {
             Ok(bytes) => {
                 let acknowledged =
                     status == 200 && Message::parse(&bytes).is_ok_and(|m| m.get("return_code") == Some("SUCCESS"));
-                let text: String = String::from_utf8_lossy(&bytes).chars().take(REPLY_KEPT_CHARS).collect();
+                let text = match std::str::from_utf8(&bytes) {
+                    Ok(t) if t.len() <= REPLY_KEPT_CHARS => t.to_string(),
+                    _ => String::from_utf8_lossy(&bytes).chars().take(REPLY_KEPT_CHARS).collect(),
+                };
                 let outcome = if acknowledged { Outcome::Acknowledged } else { Outcome::NotAcknowledged };
                 (outcome, Some(status), Some(text), None)
             }
