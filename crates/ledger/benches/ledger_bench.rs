@@ -170,8 +170,17 @@ fn bill_rows(n: i64) -> Vec<BillRow> {
         .collect()
 }
 
+/// The 1-minute load average: the machine is shared, and figures taken under load say so.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
 async fn run(l: &Ledger, label: &str, orders: u64) -> BenchResult<()> {
-    println!("== {label}: {orders} orders ==");
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    println!("== {label}: {orders} orders (load average {} on {cores} cores) ==", load());
     let settings = MerchantSettings {
         mch_id: MchId::new("1900000109")?,
         appid: AppId::new("wx2421b1c4370ec43b")?,
@@ -238,7 +247,8 @@ async fn run(l: &Ledger, label: &str, orders: u64) -> BenchResult<()> {
     report("per-day totals (30 days)", &stats);
 
     let rows = bill_rows(100_000);
-    for round in 0..3 {
+    println!("  (load average now {})", load());
+    for round in 0..5 {
         let file = NewBillFile {
             merchant,
             bill_date: day(round),
@@ -294,7 +304,9 @@ async fn main_async() -> BenchResult<()> {
                 sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await?;
             }
         }
-        Err(_) => println!("== PostgreSQL: skipped (PAYDESK_TEST_POSTGRES_URL not set; run under scripts/with-postgres) =="),
+        Err(_) => {
+            println!("== PostgreSQL: skipped (PAYDESK_TEST_POSTGRES_URL not set; run under scripts/with-postgres) ==")
+        }
     }
     Ok(())
 }

@@ -791,7 +791,8 @@ impl Ledger {
         }
         let now = Utc::now();
         let mut tx = self.db.begin().await?;
-        let head = "INSERT INTO orders (merchant_id, out_trade_no, transaction_id, sign_type, trade_type, trade_state, \
+        let head =
+            "INSERT INTO orders (merchant_id, out_trade_no, transaction_id, sign_type, trade_type, trade_state, \
                     total_fee, origin, placed_at, paid_at, paid_day, body, created_at, updated_at)";
         let row_args = |o: &ImportedOrder, a: &mut Vec<Arg>| {
             a.extend([
