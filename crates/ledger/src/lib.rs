@@ -26,6 +26,7 @@ mod notifications;
 mod orders;
 mod recon;
 mod refunds;
+mod relay;
 pub mod transitions;
 
 pub use audit::{entry_hash, GENESIS_HASH};
@@ -34,6 +35,7 @@ pub use error::{Error, Result};
 pub use model::*;
 pub use orders::OrderApplied;
 pub use refunds::{RefundApplied, MAX_REFUNDS_PER_ORDER};
+pub use relay::{RelayBacklog, RelayEvent, RelayEventId};
 pub use transitions::InvalidTransition;
 
 /// The ledger: a pool on SQLite or PostgreSQL. Cheap to clone (the pool is shared).
