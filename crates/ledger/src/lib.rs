@@ -27,6 +27,7 @@ mod orders;
 mod recon;
 mod refunds;
 mod relay;
+mod shop;
 pub mod transitions;
 
 pub use audit::{entry_hash, GENESIS_HASH};

@@ -35,6 +35,7 @@ on_both_engines!(
     relay_event_is_written_with_the_applied_notification_only,
     claims_lease_events_and_failures_come_back_when_due,
     two_workers_never_claim_the_same_event,
+    openid_from_the_shop_backend_is_set_once,
 );
 
 async fn stored_valid(l: &Ledger, facts: &PaymentFacts) -> NotificationId {
@@ -156,4 +157,15 @@ async fn two_workers_never_claim_the_same_event(db: &TestDb) {
     all.sort();
     all.dedup();
     assert_eq!((n, all.len()), (40, 40), "every event claimed exactly once");
+}
+
+async fn openid_from_the_shop_backend_is_set_once(db: &TestDb) {
+    let l = &db.ledger;
+    let m = merchant(l).await;
+    let (order, _) = l.register_order(&new_order(&m, "OP1", 100, now())).await.unwrap();
+    assert!(l.set_order_openid(order.id, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o").await.unwrap());
+    assert!(!l.set_order_openid(order.id, "another").await.unwrap(), "the first one stays");
+    assert_eq!(l.order(order.id).await.unwrap().openid.as_deref(), Some("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"));
+    assert!(matches!(l.set_order_openid(OrderId(999_999), "x").await, Err(Error::NotFound { .. })));
+    assert!(matches!(l.set_order_openid(order.id, "").await, Err(Error::InvalidInput(_))));
 }
