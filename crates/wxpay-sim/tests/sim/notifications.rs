@@ -149,3 +149,48 @@ async fn held_notifications_go_out_as_a_burst_on_release() {
     assert_eq!(counts["pending"], 20);
     ack.wait_for(20, Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn notifications_reach_https_receivers_whose_certificate_the_simulator_issued() {
+    use std::sync::Arc;
+    let sim = start().await;
+    let (chain, key) = sim.handle.sim.ca.issue_server(&[]).unwrap();
+    let tls = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://localhost:{}/notify", listener.local_addr().unwrap().port());
+    let received = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+    let store = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (acceptor, store) = (acceptor.clone(), store.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let app = axum::Router::new().route(
+                    "/notify",
+                    axum::routing::post(move |body: axum::body::Bytes| async move {
+                        store.lock().unwrap().push(body.to_vec());
+                        wxpay::notify::ACK_SUCCESS
+                    }),
+                );
+                let service = hyper::service::service_fn(move |req| tower::ServiceExt::oneshot(app.clone(), req));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    sim.paid_order(MCH, "TLS1", 100, &url).await;
+    eventually(Duration::from_secs(5), "acknowledged over https", || {
+        sim.handle.sim.delivery_counts().acknowledged == 1
+    })
+    .await;
+    let body = received.lock().unwrap()[0].clone();
+    assert!(wxpay::notify::decode_payment(&body, &Sim::key(MCH), Some(SignType::Md5)).is_ok());
+}
