@@ -62,6 +62,9 @@ pub struct Args {
     /// A file (mode 0600) holding the relay's HMAC-SHA256 key.
     #[arg(long, env = "NOTIFY_RECEIVER_RELAY_SECRET_FILE")]
     pub relay_secret_file: Option<PathBuf>,
+    /// The relay's first retry delay in milliseconds, doubling with each failure up to an hour [default: 5000].
+    #[arg(long, env = "NOTIFY_RECEIVER_RELAY_RETRY_BASE_MS")]
+    pub relay_retry_base_ms: Option<u64>,
     /// Ledger connections [default: 16].
     #[arg(long, env = "NOTIFY_RECEIVER_DB_MAX_CONNECTIONS")]
     pub db_max_connections: Option<u32>,
@@ -89,6 +92,7 @@ struct FileConfig {
     relay_url: Option<String>,
     relay_secret_env: Option<String>,
     relay_secret_file: Option<PathBuf>,
+    relay_retry_base_ms: Option<u64>,
     db_max_connections: Option<u32>,
     db_timeout_ms: Option<u64>,
     shutdown_grace_secs: Option<u64>,
@@ -163,6 +167,14 @@ impl fmt::Debug for Merchant {
 pub struct RelayConfig {
     pub url: reqwest::Url,
     pub secret: Secret,
+    /// The first retry delay; it doubles with each failure, up to an hour.
+    pub retry_base: Duration,
+}
+
+impl RelayConfig {
+    pub fn new(url: reqwest::Url, secret: Secret) -> RelayConfig {
+        RelayConfig { url, secret, retry_base: Duration::from_secs(5) }
+    }
 }
 
 /// Everything the receiver needs, validated.
@@ -310,7 +322,8 @@ impl Config {
                 if secret.len() < 16 {
                     return Err(err("the relay secret must be at least 16 characters"));
                 }
-                Some(RelayConfig { url, secret: Secret(secret) })
+                let retry_base = args.relay_retry_base_ms.or(file.relay_retry_base_ms).unwrap_or(5000).max(10);
+                Some(RelayConfig { url, secret: Secret(secret), retry_base: Duration::from_millis(retry_base) })
             }
         };
 

@@ -9,7 +9,12 @@ fn main() -> anyhow::Result<()> {
     let config = Config::from_args(Args::parse()).context("reading the configuration")?;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log).context("--log / NOTIFY_RECEIVER_LOG")?;
     // key=value fields on one line per event: grep-able, and parsed by journald / Loki as they are.
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(false).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(false)
+        .init();
     tracing::info!(config = ?config, "starting"); // Debug masks the keys, tokens and the database password
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
     runtime.block_on(async move { notify_receiver::serve(config, shutdown_signal()).await.context("notify-receiver") })

@@ -30,11 +30,10 @@ const BATCH: u32 = 16;
 /// One delivery's time limit.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The wait before the next try after `attempts` failed ones: 5 s, 10 s, 20 s … doubling, at most an hour.
-pub fn backoff(attempts: i64) -> Duration {
+/// The wait before the next try after `attempts` failed ones: `base`, 2×, 4× … doubling, at most an hour.
+pub fn backoff(attempts: i64, base: Duration) -> Duration {
     let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-    let secs = 5u64.saturating_mul(1u64 << exponent);
-    Duration::from_secs(secs.min(3600))
+    base.saturating_mul(1u32 << exponent).min(Duration::from_secs(3600))
 }
 
 /// `t=<timestamp>,v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`.
@@ -97,8 +96,11 @@ pub async fn worker(state: AppState, relay: RelayConfig, mut stop: watch::Receiv
         let idle = events.is_empty();
         for event in events {
             if *stop.borrow() {
-                // Claimed but not sent: the lease runs out and the next worker takes it.
-                return;
+                // Claimed but not sent: hand it back at once rather than when the lease runs out.
+                if let Ok(_turn) = state.write_turn().await {
+                    let _ = state.ledger.relay_failed(event.id, "not sent: receiver shutting down", Utc::now()).await;
+                }
+                continue;
             }
             deliver(&state, &client, &relay, &event).await;
         }
@@ -137,7 +139,7 @@ async fn deliver(state: &AppState, client: &reqwest::Client, relay: &RelayConfig
         }
         Some(error) => {
             state.metrics.relay_failed();
-            let wait = backoff(event.attempts);
+            let wait = backoff(event.attempts, relay.retry_base);
             tracing::warn!(event = %event.id, attempts = event.attempts, error = %error, retry_in_secs = wait.as_secs(),
                 "relay delivery failed");
             let retry_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::hours(1));
@@ -155,10 +157,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_from_five_seconds_up_to_an_hour() {
-        let table: Vec<u64> = (0..=12).map(|n| backoff(n).as_secs()).collect();
+    fn backoff_doubles_from_the_base_up_to_an_hour() {
+        let base = Duration::from_secs(5);
+        let table: Vec<u64> = (0..=12).map(|n| backoff(n, base).as_secs()).collect();
         assert_eq!(table, vec![5, 5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600]);
-        assert_eq!(backoff(i64::MAX).as_secs(), 3600);
+        assert_eq!(backoff(i64::MAX, base).as_secs(), 3600);
+        assert_eq!(backoff(3, Duration::from_millis(100)), Duration::from_millis(400));
     }
 
     #[test]
