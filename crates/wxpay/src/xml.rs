@@ -139,6 +139,12 @@ impl Message {
         self.write("xml", true)
     }
 
+    /// Like [`Message::to_xml_all_cdata`] under another root: the decrypted `<root>` of a refund
+    /// notification is written this way, integers included (§6.2).
+    pub fn to_xml_all_cdata_with_root(&self, root: &str) -> Result<String, XmlError> {
+        self.write(root, true)
+    }
+
     fn write(&self, root: &str, cdata_digits: bool) -> Result<String, XmlError> {
         let mut writer = Writer::new(Cursor::new(Vec::with_capacity(64 + self.fields.len() * 48)));
         let io = |e: std::io::Error| XmlError::Malformed { position: 0, reason: e.to_string() };
