@@ -136,7 +136,7 @@ pub fn refund_body(refund: &Refund, order: &Order, key: &ApiKey, nonce: &str) ->
     }
     inner.set("total_fee", order.total_fee.get().to_string());
     inner.set("transaction_id", refund.transaction_id.as_str());
-    let plaintext = inner.to_xml_with_root("root")?;
+    let plaintext = inner.to_xml_all_cdata_with_root("root")?;
     let mut outer = Message::new();
     outer.set("return_code", "SUCCESS");
     outer.set("appid", refund.appid.as_str());
