@@ -2,13 +2,19 @@
 //! stdout and explains failures on stderr.
 //!
 //! Exit codes: 0 success; 1 failure (unreadable input, a signature that does not match, a bill that
-//! cannot be parsed, a notification that does not verify or decrypt); 2 wrong usage (clap); 3 a bill
-//! whose summary disagrees with its rows (the JSON is printed all the same).
+//! cannot be parsed, a notification that does not verify or decrypt; a desk command that failed, or a
+//! sync round with a failed check); 2 wrong usage (clap); 3 a bill whose summary disagrees with its
+//! rows (the JSON is printed all the same).
+//!
+//! `order` and `sync` work on a set-up desk (the desktop app's data directory) through paydesk-core.
 
 mod bill;
+mod desk;
 mod json;
 mod notify;
+mod order;
 mod sign;
+mod sync;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -35,6 +41,11 @@ enum Command {
     /// Payment and refund notifications (§6).
     #[command(subcommand)]
     Notify(notify::NotifyCommand),
+    /// The desk's orders: list them, or ask WeChat about one now (needs the owner password).
+    #[command(subcommand)]
+    Order(order::OrderCommand),
+    /// One status-sync round: asks WeChat about every order whose check is due (needs the owner password).
+    Sync(sync::SyncArgs),
 }
 
 /// How a command ended, when it ran to the end.
@@ -53,6 +64,8 @@ fn main() -> ExitCode {
         Command::Sign(args) => sign::run(&args),
         Command::Bill(cmd) => bill::run(&cmd),
         Command::Notify(cmd) => notify::run(&cmd),
+        Command::Order(cmd) => order::run(&cmd),
+        Command::Sync(args) => sync::run(&args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
