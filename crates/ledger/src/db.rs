@@ -373,6 +373,13 @@ impl Tx {
         })
     }
 
+    pub(crate) async fn fetch_all(&mut self, sql: &str, args: Vec<Arg>) -> Result<Vec<Row>> {
+        Ok(match self {
+            Tx::Sqlite(tx) => bind_sqlite(sql, args).fetch_all(&mut **tx).await?.into_iter().map(Row::Sqlite).collect(),
+            Tx::Postgres(tx) => bind_pg(sql, args).fetch_all(&mut **tx).await?.into_iter().map(Row::Postgres).collect(),
+        })
+    }
+
     pub(crate) async fn fetch_one(&mut self, sql: &str, args: Vec<Arg>) -> Result<Row> {
         Ok(match self {
             Tx::Sqlite(tx) => Row::Sqlite(bind_sqlite(sql, args).fetch_one(&mut **tx).await?),

@@ -20,6 +20,7 @@ mod audit;
 mod bills;
 mod db;
 mod error;
+mod intake;
 mod merchants;
 pub mod model;
 mod notifications;
@@ -36,6 +37,7 @@ pub use error::{Error, Result};
 pub use model::*;
 pub use orders::OrderApplied;
 pub use refunds::{RefundApplied, MAX_REFUNDS_PER_ORDER};
+pub use intake::{PaymentToApply, MAX_BATCH};
 pub use relay::{RelayBacklog, RelayEvent, RelayEventId};
 pub use transitions::InvalidTransition;
 

@@ -58,13 +58,6 @@ pub struct RelayBacklog {
 const COLS: &str = "id, notification_id, event_type, outcome, payload, created_at, attempts, next_attempt_at, \
     delivered_at, last_error";
 
-fn kind_text(kind: NotificationKind) -> &'static str {
-    match kind {
-        NotificationKind::Payment => "payment",
-        NotificationKind::Refund => "refund",
-    }
-}
-
 fn event_from_row(row: &Row) -> Result<RelayEvent> {
     let kind = match row.text("event_type")?.as_str() {
         "payment" => NotificationKind::Payment,
@@ -85,8 +78,41 @@ fn event_from_row(row: &Row) -> Result<RelayEvent> {
     })
 }
 
+/// The body of [`Ledger::apply_payment_notification_relayed`] inside `tx` (also the batch path's fallback).
+pub(crate) async fn apply_payment_relayed_in(
+    tx: &mut Tx,
+    id: NotificationId,
+    facts: &PaymentFacts,
+    at: DateTime<Utc>,
+    relay_payload: Option<&str>,
+) -> Result<AppliedNotification> {
+    if let Err(done) = claim(tx, id, NotificationKind::Payment).await? {
+        return Ok(done);
+    }
+    let provenance = Provenance::new(Source::Notification, at).with_evidence(Evidence::Notification(id));
+    let applied = match apply_payment_in(tx, facts, &provenance).await? {
+        PaymentDecision::Applied(order) => outcome(NotificationOutcome::Applied, None, Some(order)),
+        PaymentDecision::Duplicate(order) => outcome(NotificationOutcome::Duplicate, None, Some(order)),
+        PaymentDecision::UnknownOrder(order) => {
+            outcome(NotificationOutcome::UnknownOrder, Some("UNREGISTERED".into()), Some(order))
+        }
+        PaymentDecision::Rejected(order, reason) => outcome(NotificationOutcome::Rejected, Some(reason), order),
+    };
+    finish(tx, id, &applied, at).await?;
+    enqueue_in(tx, id, NotificationKind::Payment, &applied, relay_payload, at).await?;
+    Ok(applied)
+}
+
+/// The relay event's `event_type`.
+pub(crate) fn kind_text(kind: NotificationKind) -> &'static str {
+    match kind {
+        NotificationKind::Payment => "payment",
+        NotificationKind::Refund => "refund",
+    }
+}
+
 /// Writes the outbox row when the notification changed the ledger (APPLIED or UNKNOWN_ORDER).
-async fn enqueue_in(
+pub(crate) async fn enqueue_in(
     tx: &mut Tx,
     id: NotificationId,
     kind: NotificationKind,
@@ -118,20 +144,7 @@ impl Ledger {
         relay_payload: Option<&str>,
     ) -> Result<AppliedNotification> {
         let mut tx = self.db.begin().await?;
-        if let Err(done) = claim(&mut tx, id, NotificationKind::Payment).await? {
-            return Ok(done);
-        }
-        let provenance = Provenance::new(Source::Notification, at).with_evidence(Evidence::Notification(id));
-        let applied = match apply_payment_in(&mut tx, facts, &provenance).await? {
-            PaymentDecision::Applied(order) => outcome(NotificationOutcome::Applied, None, Some(order)),
-            PaymentDecision::Duplicate(order) => outcome(NotificationOutcome::Duplicate, None, Some(order)),
-            PaymentDecision::UnknownOrder(order) => {
-                outcome(NotificationOutcome::UnknownOrder, Some("UNREGISTERED".into()), Some(order))
-            }
-            PaymentDecision::Rejected(order, reason) => outcome(NotificationOutcome::Rejected, Some(reason), order),
-        };
-        finish(&mut tx, id, &applied, at).await?;
-        enqueue_in(&mut tx, id, NotificationKind::Payment, &applied, relay_payload, at).await?;
+        let applied = apply_payment_relayed_in(&mut tx, id, facts, at, relay_payload).await?;
         tx.commit().await?;
         Ok(applied)
     }
