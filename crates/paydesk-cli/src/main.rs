@@ -13,6 +13,7 @@ mod desk;
 mod json;
 mod notify;
 mod order;
+mod setup;
 mod sign;
 mod sync;
 
@@ -46,6 +47,9 @@ enum Command {
     Order(order::OrderCommand),
     /// One status-sync round: asks WeChat about every order whose check is due (needs the owner password).
     Sync(sync::SyncArgs),
+    /// Sets up a data directory for the local wxpay-sim sandbox without the wizard (owner password from
+    /// PAYDESK_PASSWORD): the sandbox demo's preconfigured desk.
+    Setup(setup::SetupArgs),
 }
 
 /// How a command ended, when it ran to the end.
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Command::Notify(cmd) => notify::run(&cmd),
         Command::Order(cmd) => order::run(&cmd),
         Command::Sync(args) => sync::run(&args),
+        Command::Setup(args) => setup::run(&args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
