@@ -66,8 +66,20 @@ fn parse_day(text: &str) -> CoreResult<NaiveDate> {
     })
 }
 
-fn ledger_filter(session: &Session, filter: &OrderFilter) -> CoreResult<Option<ledger::OrderFilter>> {
-    let mut f = ledger::OrderFilter { merchant: Some(session.merchant_id), ..ledger::OrderFilter::default() };
+/// The ledger filter for this desk's merchant. When the ledger serves only this merchant (every desktop ledger; a
+/// shared one until a second merchant joins) the merchant condition is left out: SQLite would otherwise answer
+/// `merchant_id = ?` from the `(merchant_id, out_trade_no)` key and sort every order instead of walking the
+/// `(placed_at, id)` index, which costs seconds at a million orders.
+pub(crate) async fn merchant_scope(session: &Session) -> CoreResult<Option<ledger::MerchantId>> {
+    let merchants = session.ledger.merchants().await?;
+    Ok(if merchants.iter().all(|m| m.id == session.merchant_id) { None } else { Some(session.merchant_id) })
+}
+
+fn ledger_filter(
+    merchant: Option<ledger::MerchantId>,
+    filter: &OrderFilter,
+) -> CoreResult<Option<ledger::OrderFilter>> {
+    let mut f = ledger::OrderFilter { merchant, ..ledger::OrderFilter::default() };
     for s in &filter.states {
         let state = TradeState::parse(s.trim());
         // The ledger stores only the eight known states: an unknown one matches nothing.
@@ -142,7 +154,8 @@ pub(crate) async fn list(
     limit: u32,
 ) -> CoreResult<OrderPage> {
     let limit = limit.clamp(1, MAX_PAGE);
-    let Some(f) = ledger_filter(session, filter)? else {
+    let scope = merchant_scope(session).await?;
+    let Some(mut f) = ledger_filter(scope, filter)? else {
         return Ok(OrderPage { items: Vec::new(), next_cursor: None });
     };
     let search = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
@@ -151,7 +164,23 @@ pub(crate) async fn list(
             None => 0,
             Some(c) => c.strip_prefix('s').and_then(|n| n.parse().ok()).ok_or_else(bad_cursor)?,
         };
-        let found = session.ledger.search_orders(prefix, SEARCH_WINDOW).await?;
+        // Search results are filtered here, so the merchant condition applies in any case.
+        f.merchant = Some(session.merchant_id);
+        // Without other filters every match is a hit: read only as far as this page (and one more to know
+        // whether a next page exists). With filters, read the whole window and filter here.
+        let unfiltered = filter.states.is_empty()
+            && f.placed_from.is_none()
+            && f.placed_to.is_none()
+            && f.min_total.is_none()
+            && f.max_total.is_none();
+        let window = if unfiltered {
+            u32::try_from(offset.saturating_add(usize::try_from(limit).unwrap_or(usize::MAX)).saturating_add(1))
+                .unwrap_or(SEARCH_WINDOW)
+                .min(SEARCH_WINDOW)
+        } else {
+            SEARCH_WINDOW
+        };
+        let found = session.ledger.search_orders(prefix, window).await?;
         let hits: Vec<&Order> = found.iter().filter(|o| matches(o, &f)).collect();
         let page_len = usize::try_from(limit).unwrap_or(usize::MAX);
         let items: Vec<OrderRow> = hits.iter().skip(offset).take(page_len).map(|o| order_row(o)).collect();

@@ -129,7 +129,7 @@ impl SyncReport {
 /// watch (orders registered without `next_check_at`).
 async fn adopt(session: &Session, now: DateTime<Utc>) -> CoreResult<usize> {
     let filter = ledger::OrderFilter {
-        merchant: Some(session.merchant_id),
+        merchant: crate::orders::merchant_scope(session).await?,
         states: vec![TradeState::NotPay, TradeState::UserPaying, TradeState::Accept],
         placed_from: Some(now - WATCH_FOR),
         ..ledger::OrderFilter::default()
@@ -139,7 +139,10 @@ async fn adopt(session: &Session, now: DateTime<Utc>) -> CoreResult<usize> {
     // Bounded: at most 5 pages of 1000 per round; the rest is adopted by later rounds.
     for _ in 0..5 {
         let page = session.ledger.list_orders(&filter, after.as_ref(), 1000).await?;
-        for o in page.orders.iter().filter(|o| o.next_check_at.is_none() && o.last_checked_at.is_none()) {
+        let unscheduled = page.orders.iter().filter(|o| {
+            o.merchant_id == session.merchant_id && o.next_check_at.is_none() && o.last_checked_at.is_none()
+        });
+        for o in unscheduled {
             session.ledger.schedule_order_check(o.id, Some(now)).await?;
             adopted += 1;
         }

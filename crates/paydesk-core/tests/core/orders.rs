@@ -96,6 +96,45 @@ pub async fn list_filters_and_pages_by_keyset(engine: Engine) {
     let rows = desk.core.orders_list(&t, None, 50).await.unwrap().items;
     assert_eq!(rows.iter().map(|r| r.out_trade_no.as_str()).collect::<Vec<_>>(), ["L0009"]);
 
+    // Another merchant in the same (shared) ledger: its orders never show here.
+    let other = desk
+        .ledger
+        .upsert_merchant(
+            &ledger::MerchantSettings {
+                mch_id: wxpay::MchId::new("1900000110").unwrap(),
+                appid: wxpay::AppId::new("wx2421b1c4370ec43c").unwrap(),
+                name: "other".into(),
+                sign_type: SignType::Md5,
+                api_base_url: None,
+                refund_reauth_above: None,
+            },
+            "test",
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+        .id;
+    let theirs: Vec<ImportedOrder> = (0..5i64)
+        .map(|i| ImportedOrder {
+            merchant: other,
+            out_trade_no: OutTradeNo::new(format!("L01X{i}")).unwrap(),
+            transaction_id: None,
+            sign_type: SignType::Md5,
+            trade_type: None,
+            trade_state: TradeState::NotPay,
+            total_fee: Fen(100),
+            placed_at: start + Duration::days(30),
+            paid_at: None,
+            body: None,
+        })
+        .collect();
+    desk.ledger.import_orders(&theirs, Source::System).await.unwrap();
+    let page = desk.core.orders_list(&all, None, 200).await.unwrap();
+    assert_eq!(page.items.len(), 120);
+    assert!(page.items.iter().all(|r| !r.out_trade_no.contains('X')), "only this merchant's orders");
+    let page = desk.core.orders_list(&s, None, 200).await.unwrap();
+    assert_eq!(page.items.len(), 20, "search stays within this merchant");
+
     // Bad input is refused with invalid_input.
     let bad = OrderFilter { from_day: Some("2024/03/02".into()), ..OrderFilter::default() };
     assert_eq!(desk.core.orders_list(&bad, None, 50).await.unwrap_err().code(), "invalid_input");
