@@ -34,10 +34,10 @@ pub mod transitions;
 pub use audit::{entry_hash, GENESIS_HASH};
 pub use db::{Engine, OpenOptions};
 pub use error::{Error, Result};
+pub use intake::{PaymentToApply, MAX_BATCH};
 pub use model::*;
 pub use orders::OrderApplied;
 pub use refunds::{RefundApplied, MAX_REFUNDS_PER_ORDER};
-pub use intake::{PaymentToApply, MAX_BATCH};
 pub use relay::{RelayBacklog, RelayEvent, RelayEventId};
 pub use transitions::InvalidTransition;
 
