@@ -186,14 +186,19 @@ impl Ledger {
                 .collect::<Result<_>>()?
         };
         let by_txn: HashMap<String, (MerchantId, String)> = {
+            // One equality per id, not `IN (…)`: with most orders unpaid, planner statistics can call the unique
+            // index on transaction_id (mostly NULL) useless for a list and scan the table; an equality on a unique
+            // index is always a single lookup.
             let mut b = Params::new(engine);
-            let list: Vec<String> =
-                distinct(items.iter().map(|i| i.facts.transaction_id.as_str())).map(|t| b.p(t)).collect();
-            let sql = format!(
-                "SELECT merchant_id, out_trade_no, transaction_id FROM orders WHERE transaction_id IN ({})",
-                list.join(", ")
-            );
-            let rows = tx.fetch_all(&sql, b.args).await?;
+            let arms: Vec<String> = distinct(items.iter().map(|i| i.facts.transaction_id.as_str()))
+                .map(|t| {
+                    format!(
+                        "SELECT merchant_id, out_trade_no, transaction_id FROM orders WHERE transaction_id = {}",
+                        b.p(t)
+                    )
+                })
+                .collect();
+            let rows = tx.fetch_all(&arms.join(" UNION ALL "), b.args).await?;
             rows.iter()
                 .map(|r| Ok((r.text("transaction_id")?, (MerchantId(r.i64("merchant_id")?), r.text("out_trade_no")?))))
                 .collect::<Result<_>>()?
