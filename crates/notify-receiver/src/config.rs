@@ -485,6 +485,16 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_config_parses_and_holds_no_secret() {
+        let text = include_str!("../notify-receiver.sample.toml");
+        let file: FileConfig = toml::from_str(text).unwrap();
+        assert_eq!(file.merchants.len(), 1);
+        assert_eq!(file.merchants[0].key_file.as_deref(), Some(Path::new("/etc/notify-receiver/1900000109.key")));
+        assert_eq!(file.body_limit, Some(DEFAULT_BODY_LIMIT));
+        assert!(file.shop_token_file.is_some() && file.relay_url.is_none());
+    }
+
+    #[test]
     fn redacted_url_hides_the_password_only() {
         assert_eq!(redact_url("postgres://pay:hunter2@db:5432/paydesk"), "postgres://pay:***@db:5432/paydesk");
         assert_eq!(redact_url("postgres://pay@db/paydesk"), "postgres://pay@db/paydesk");

@@ -19,11 +19,11 @@ pub mod metrics;
 pub mod relay;
 pub mod shop;
 pub mod wechat;
+pub mod writer;
 
 use std::future::{Future, IntoFuture as _};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -32,7 +32,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use chrono::Utc;
 use ledger::{Ledger, MerchantId, MerchantSettings, OpenOptions};
-use tokio::sync::{watch, Mutex, MutexGuard, Notify};
+use tokio::sync::{watch, MutexGuard, Notify};
 use wxpay::MchId;
 
 pub use config::{Config, Merchant, Secret};
@@ -61,10 +61,10 @@ pub struct Inner {
     /// Wakes the relay worker when an event was written.
     pub relay_wake: Notify,
     pub metrics: Metrics,
-    /// SQLite has one writer at a time: writers of this process queue here (in order, without SQLite's sleeping
-    /// busy handler) instead of racing for the file lock. `None` on PostgreSQL.
-    write_gate: Option<Mutex<()>>,
-    db_timeout: Duration,
+    /// Every write of this process takes its turn here on SQLite (see [`writer::Gate`]).
+    gate: Arc<writer::Gate>,
+    /// Payment notifications are written in batches by this writer.
+    pub writer: writer::Writer,
 }
 
 impl std::ops::Deref for AppState {
@@ -123,10 +123,13 @@ impl AppState {
             };
             merchants.push(MerchantEntry { config: m.clone(), id });
         }
-        let write_gate = match ledger.engine() {
-            ledger::Engine::Sqlite => Some(Mutex::new(())),
-            ledger::Engine::Postgres => None,
+        let gate = Arc::new(writer::Gate::new(ledger.engine(), config.db_timeout));
+        // SQLite writes take turns anyway: one writer. PostgreSQL: a few, so batches overlap.
+        let writers = match ledger.engine() {
+            ledger::Engine::Sqlite => 1,
+            ledger::Engine::Postgres => 4,
         };
+        let writer = writer::Writer::start(ledger.clone(), gate.clone(), writers);
         Ok(AppState(Arc::new(Inner {
             ledger,
             merchants,
@@ -135,8 +138,8 @@ impl AppState {
             relay_enabled: config.relay.is_some(),
             relay_wake: Notify::new(),
             metrics: Metrics::default(),
-            write_gate,
-            db_timeout: config.db_timeout,
+            gate,
+            writer,
         })))
     }
 
@@ -150,16 +153,7 @@ impl AppState {
 
     /// Takes this process's turn to write (SQLite), waiting at most the database timeout.
     pub async fn write_turn(&self) -> Result<Option<MutexGuard<'_, ()>>, Error> {
-        match &self.write_gate {
-            None => Ok(None),
-            Some(gate) => match tokio::time::timeout(self.db_timeout, gate.lock()).await {
-                Ok(guard) => Ok(Some(guard)),
-                Err(_) => {
-                    tracing::warn!("waited too long for this process's turn to write to SQLite");
-                    Err(Error::Unavailable)
-                }
-            },
-        }
+        self.gate.turn().await
     }
 }
 

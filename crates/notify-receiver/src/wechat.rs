@@ -39,6 +39,7 @@ use wxpay::sign::SignError;
 use wxpay::{Message, RefundStatus, SignType};
 
 use crate::error::{wechat_reply, Error};
+use crate::writer::Done;
 use crate::AppState;
 
 /// Which path the notification came in on.
@@ -188,6 +189,9 @@ async fn intake(
     };
     let incoming =
         IncomingNotification { kind, received_at: Utc::now(), remote_addr: remote, headers, body: body.to_vec() };
+    if let (NotificationKind::Payment, Ok(message)) = (kind, &parsed) {
+        return (kind, intake_payment(state, incoming, message.clone()).await);
+    }
     let stored = {
         let turn = state.write_turn().await;
         match turn {
@@ -267,6 +271,11 @@ async fn process(
         record(state, id, &valid).await?;
     }
     let applied = apply(state, id, &verified).await?;
+    applied_outcome(state, id, applied)
+}
+
+/// The answer for an applied notification: SUCCESS unless the ledger refused it (then FAIL with the reason's code).
+fn applied_outcome(state: &AppState, id: NotificationId, applied: AppliedNotification) -> Result<Outcome, Error> {
     if state.relay_enabled
         && matches!(applied.outcome, NotificationOutcome::Applied | NotificationOutcome::UnknownOrder)
     {
@@ -287,6 +296,44 @@ async fn process(
         }
         NotificationOutcome::Pending => return Err(Error::Internal),
     })
+}
+
+/// A parsed payment notification: verified in memory, then stored with its verification result and applied by the
+/// batching [`crate::writer`] (the raw body is committed before anything is applied, and the answer comes after
+/// both commits).
+async fn intake_payment(state: &AppState, incoming: IncomingNotification, message: Message) -> Outcome {
+    let verdict = match verify_payment(state, message).await {
+        Ok(v) => v,
+        Err(e) => return Outcome::error(&e),
+    };
+    let (verification, apply, rejection) = match verdict {
+        Ok(Verified::Payment(facts)) => {
+            let valid = VerificationResult::Valid {
+                mch_id: facts.mch_id.clone(),
+                out_trade_no: Some(facts.out_trade_no.clone()),
+                out_refund_no: None,
+            };
+            let payload = state.relay_enabled.then(|| payment_payload(&facts).to_string());
+            (valid, Some((*facts, payload)), None)
+        }
+        Ok(Verified::NothingToApply(r)) => {
+            (VerificationResult::Invalid { reason: r.detail.clone() }, None, Some((r, true)))
+        }
+        Err(r) => (VerificationResult::Invalid { reason: r.detail.clone() }, None, Some((r, false))),
+        Ok(Verified::Refund(_)) => return Outcome::error(&Error::Internal),
+    };
+    match (state.writer.submit(incoming, verification, apply).await, rejection) {
+        (Err(e), _) => Outcome::error(&e),
+        (Ok(Done::Stored(_)), Some((_, true))) => Outcome::success("not_applicable"),
+        (Ok(Done::Stored(id)), Some((r, false))) => {
+            tracing::warn!(id = %id, code = r.code, detail = %r.detail, "notification rejected");
+            Outcome::fail(StatusCode::BAD_REQUEST, r.code, "rejected")
+        }
+        (Ok(Done::Applied(id, applied)), None) => {
+            applied_outcome(state, id, applied).unwrap_or_else(|e| Outcome::error(&e))
+        }
+        _ => Outcome::error(&Error::Internal),
+    }
 }
 
 async fn apply(state: &AppState, id: NotificationId, verified: &Verified) -> Result<AppliedNotification, Error> {
@@ -361,22 +408,25 @@ pub async fn verify_payment(state: &AppState, message: Message) -> Result<Result
         return Ok(Err(reject("UNKNOWN_MERCHANT", format!("UNKNOWN_MERCHANT: mch_id {shown:?} is not configured"))));
     };
     // §3.5: the message's own sign_type; else the sign type stored with the order; else the signature's length.
+    // MD5 signs with 32 hex digits and HMAC-SHA256 with 64, so when the length names one algorithm, only that one
+    // can verify and the stored type cannot change the outcome: the order is read only when the length says
+    // nothing (saving a database read per notification). A registered type that disagrees with the length (a
+    // merchant that switched algorithms) thus never blocks a good signature.
     let declared = message.get_non_empty("sign_type").is_some();
-    let stored = match (declared, message.get_non_empty("out_trade_no").map(wxpay::OutTradeNo::new)) {
-        (false, Some(Ok(no))) => state.ledger.order_by_out_trade_no(merchant.id, &no).await?.map(|o| o.sign_type),
-        _ => None,
+    let by_length = message.get_non_empty("sign").and_then(SignType::from_signature_len);
+    let known = match (declared, by_length, message.get_non_empty("out_trade_no").map(wxpay::OutTradeNo::new)) {
+        (true, _, _) => None,
+        (false, Some(t), _) => Some(t),
+        (false, None, Some(Ok(no))) => match state.ledger.order_by_out_trade_no(merchant.id, &no).await {
+            Ok(order) => order.map(|o| o.sign_type),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the order's sign type failed");
+                None
+            }
+        },
+        (false, None, _) => None,
     };
-    let signature_type = message.get_non_empty("sign").and_then(SignType::from_signature_len);
-    let decoded = match notify::payment_from_message(message.clone(), &merchant.config.key, stored) {
-        // The order was registered with one type but WeChat signed with the other (a merchant that switched):
-        // the signature's length decides, and the key still has to verify it.
-        Err(NotifyError::Signature(SignError::Mismatch(tried)))
-            if stored.is_some() && signature_type.is_some_and(|t| t != tried) =>
-        {
-            notify::payment_from_message(message, &merchant.config.key, None)
-        }
-        other => other,
-    };
+    let decoded = notify::payment_from_message(message, &merchant.config.key, known);
     let n: PaymentNotification = match decoded {
         Ok(n) => n,
         Err(e) => return Ok(Err(notify_rejection(&e))),

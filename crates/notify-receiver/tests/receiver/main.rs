@@ -44,7 +44,7 @@ on_both_engines! {
     notifications: [
         valid_md5_payment_is_applied_then_acknowledged,
         valid_hmac_payment_declaring_sign_type_is_applied,
-        hmac_payment_without_sign_type_is_verified_by_the_orders_sign_type,
+        hmac_payment_without_sign_type_is_verified_whatever_the_registered_type,
         same_notification_twenty_times_at_once_has_one_effect,
         wrong_signature_is_rejected_stored_and_not_applied,
         amount_mismatch_is_rejected_and_the_order_stays_unpaid,

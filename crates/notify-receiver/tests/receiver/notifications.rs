@@ -39,7 +39,7 @@ pub async fn valid_hmac_payment_declaring_sign_type_is_applied(db: &TestDb) {
     r.shutdown().await;
 }
 
-pub async fn hmac_payment_without_sign_type_is_verified_by_the_orders_sign_type(db: &TestDb) {
+pub async fn hmac_payment_without_sign_type_is_verified_whatever_the_registered_type(db: &TestDb) {
     let r = db.receiver().await;
     r.register("HMAC-2", 990, SignType::HmacSha256).await;
     let a = r.post("/wxpay/notify/pay", payment_xml("HMAC-2", 990, 3, SignType::HmacSha256, false)).await;
