@@ -6,7 +6,7 @@
 //! (PostgreSQL), and on SQLite all writers take turns: at ~20 statements per notification the turn, not the work,
 //! bounds throughput (≈ 500 notifications/s on 2 cores). Here a batch costs:
 //!
-//! 1. [`Ledger::store_notifications`]: one multi-row `INSERT … RETURNING` in its own transaction — the raw bodies,
+//! 1. [`Ledger::store_notifications`]: one multi-row `INSERT … RETURNING`, a transaction of its own — the raw bodies,
 //!    each with its verification result (computed in memory before; nothing is applied yet), committed first.
 //! 2. [`Ledger::apply_payment_notifications`]: one transaction that reads the orders concerned (by `out_trade_no`
 //!    and by `transaction_id`), decides each notification with the same rules as the single path
@@ -85,8 +85,7 @@ impl Ledger {
         if items.len() > MAX_BATCH {
             return Err(Error::InvalidInput(format!("at most {MAX_BATCH} notifications at once")));
         }
-        let mut tx = self.db.begin().await?;
-        let mut b = Params::new(tx.engine());
+        let mut b = Params::new(self.db.engine());
         let mut rows = Vec::with_capacity(items.len());
         let mut shas = Vec::with_capacity(items.len());
         for (incoming, verification) in items {
@@ -132,8 +131,8 @@ impl Ledger {
              VALUES {} RETURNING id, body_sha256",
             rows.join(", ")
         );
-        let returned = tx.fetch_all(&sql, b.args).await?;
-        tx.commit().await?;
+        // One statement is its own transaction: no BEGIN / COMMIT round trips.
+        let returned = self.db.fetch_all(&sql, b.args).await?;
         // Ids are drawn in VALUES order within one statement (SQLite rowids, PostgreSQL's identity sequence);
         // RETURNING's own order is unspecified, so sort, and check each row against the body it should hold.
         let mut pairs = returned
@@ -165,23 +164,22 @@ impl Ledger {
         let engine = tx.engine();
 
         // Read what the decisions need: merchants, orders by number, orders by transaction id.
-        let merchants = {
-            let mut b = Params::new(engine);
-            let list: Vec<String> = distinct(items.iter().map(|i| i.facts.mch_id.as_str())).map(|m| b.p(m)).collect();
-            let sql = format!("SELECT id, mch_id FROM merchants WHERE mch_id IN ({})", list.join(", "));
-            let rows = tx.fetch_all(&sql, b.args).await?;
-            rows.iter().map(|r| Ok((r.text("mch_id")?, MerchantId(r.i64("id")?)))).collect::<Result<HashMap<_, _>>>()?
-        };
-        let orders: HashMap<(MerchantId, String), Order> = {
+        // The orders by number, each with its merchant's mch_id (an unknown merchant finds no order and takes the
+        // single path, which rejects it).
+        let orders: HashMap<(String, String), Order> = {
             let mut b = Params::new(engine);
             let list: Vec<String> =
                 distinct(items.iter().map(|i| i.facts.out_trade_no.as_str())).map(|n| b.p(n)).collect();
-            let sql = format!("SELECT {ORDER_COLS} FROM orders WHERE out_trade_no IN ({})", list.join(", "));
+            let sql = format!(
+                "SELECT {ORDER_COLS}, (SELECT mch_id FROM merchants WHERE merchants.id = orders.merchant_id) AS m_mch_id \
+                 FROM orders WHERE out_trade_no IN ({})",
+                list.join(", ")
+            );
             let rows = tx.fetch_all(&sql, b.args).await?;
             rows.iter()
                 .map(|r| {
                     let o = order_from_row(r)?;
-                    Ok(((o.merchant_id, o.out_trade_no.as_str().to_owned()), o))
+                    Ok(((r.text("m_mch_id")?, o.out_trade_no.as_str().to_owned()), o))
                 })
                 .collect::<Result<_>>()?
         };
@@ -223,15 +221,11 @@ impl Ledger {
                 single.push(idx);
                 continue;
             }
-            let Some(&merchant) = merchants.get(f.mch_id.as_str()) else {
-                results[idx] =
-                    Some(outcome(NotificationOutcome::Rejected, Some(format!("UNKNOWN_MERCHANT {}", f.mch_id)), None));
+            let Some(order) = orders.get(&(f.mch_id.as_str().to_owned(), f.out_trade_no.as_str().to_owned())) else {
+                single.push(idx); // unregistered (inserted and flagged), or an unknown merchant (rejected)
                 continue;
             };
-            let Some(order) = orders.get(&(merchant, f.out_trade_no.as_str().to_owned())) else {
-                single.push(idx); // unregistered: inserted and flagged by the single path
-                continue;
-            };
+            let merchant = order.merchant_id;
             if let Some((m, no)) = by_txn.get(f.transaction_id.as_str()) {
                 if *m != merchant || no != f.out_trade_no.as_str() {
                     single.push(idx); // the single path rejects it with the other order's id
