@@ -3,8 +3,9 @@
 //! ledger the desktop reads (ARCHITECTURE.md §2–3). It needs the merchants' API keys, never the API certificate.
 //!
 //! - [`config`]: flags, environment variables and the TOML file → [`Config`] (secrets from env or 0600 files).
-//! - [`wechat`]: `POST /wxpay/notify`, `/wxpay/notify/pay`, `/wxpay/notify/refund` — store raw, verify, apply once,
+//! - [`wechat`]: `POST /wxpay/notify`, `/wxpay/notify/pay`, `/wxpay/notify/refund` — verify, store raw, apply once,
 //!   acknowledge (wxpay-v2.md §6); and the recovery of stored notifications a crash left unprocessed.
+//! - [`writer`]: payments stored and applied in batches (a handful of statements per batch), the SQLite write gate.
 //! - [`shop`]: the shop backend's JSON API under `/api/v1` (bearer token).
 //! - [`relay`]: the optional forwarding of verified events from the ledger's outbox, HMAC-signed, with backoff.
 //! - [`metrics`]: `/metrics` in Prometheus text; [`error`]: the one error type and its HTTP answers.

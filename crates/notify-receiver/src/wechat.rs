@@ -1,23 +1,24 @@
 //! WeChat's side (wxpay-v2.md §6): `POST /wxpay/notify` (payment or refund, told apart by content),
 //! `/wxpay/notify/pay` and `/wxpay/notify/refund`.
 //!
-//! Each request, in this order, and the answer only after the last step that applies:
+//! Each request, in this order, and the answer only after the last commit:
 //! 1. the body is read under the size limit (too large → 413 FAIL, nothing stored);
-//! 2. the raw body is **stored** (`Ledger::store_notification`) — the database down → 503 FAIL, WeChat retries;
-//! 3. it is **verified**: parsed (no DTDs, no entities), the merchant found by `mch_id`, then
-//!    - payment: the signature by `sign_type`, else the order's stored sign type, else the signature's length (§3.5);
-//!      appid equal to the configured one;
-//!    - refund: `req_info` decrypts with the merchant's key (§6.2); appid; the decrypted ids and amounts match a refund
-//!      the ledger knows (or, for a refund made in the merchant platform, its paid order);
+//! 2. it is parsed (no DTDs, no entities) and **verified** in memory with the configured merchant's key:
+//!    - payment: the signature by `sign_type`, else the order's stored sign type, else the signature's length
+//!      (§3.5); appid equal to the configured one;
+//!    - refund: `req_info` decrypts (§6.2); appid; the decrypted ids and amounts match a refund the ledger knows (or,
+//!      for a refund made in the merchant platform, its paid order);
+//! 3. the raw body is **stored** with that verdict and committed — a failure is stored REJECTED and answered FAIL
+//!    with a reason code; the database down → 503 FAIL, WeChat retries;
+//! 4. the fact is **applied once** in one transaction that also records the outcome and writes the relay event: the
+//!    amount is checked against the registered order there; a duplicate (the order-state fact key exists) changes
+//!    nothing;
+//! 5. SUCCESS (applied, duplicate, or a paid order nobody registered: recorded paid and flagged), else FAIL.
 //!
-//!    and the result recorded (`record_verification`): a failure is stored REJECTED and answered FAIL with a reason;
-//! 4. the fact is **applied once**, in one transaction that also records the outcome and writes the relay event
-//!    (`apply_*_notification_relayed`): the amount is checked against the registered order there; a duplicate (the
-//!    order-state fact key already exists) changes nothing;
-//! 5. only then SUCCESS (applied, duplicate, or a paid order nobody registered: recorded paid and flagged).
-//!
-//! Nothing is acknowledged that is not committed: any database error answers FAIL with a 5xx. A stored row whose
-//! processing was cut short (crash, database error) is finished by [`recovery_worker`].
+//! Payments go through the batching [`crate::writer`] (steps 3–4 for many at once); refunds, malformed bodies and
+//! recovery take the single path (store, then `record_verification`, then apply). Nothing is acknowledged that is
+//! not committed. A stored row whose processing was cut short (crash, database error) is finished by
+//! [`recovery_worker`].
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
