@@ -29,6 +29,7 @@ mod recon;
 mod refunds;
 mod relay;
 mod shop;
+mod sqlite_direct;
 pub mod transitions;
 
 pub use audit::{entry_hash, GENESIS_HASH};
