@@ -58,7 +58,7 @@ pub async fn two_receiver_processes_apply_each_notification_once(db: &TestDb) {
 
 pub async fn kill_9_mid_stream_loses_nothing_acknowledged(db: &TestDb) {
     let mut first = Process::start(db, "first").await;
-    let n = 120;
+    let n = 300;
     register_all(&first.url, "K9-", n, 200).await;
     let acked = Arc::new(Mutex::new(BTreeSet::new()));
     // Eight "WeChat servers" stream the notifications; the process is killed part-way.
