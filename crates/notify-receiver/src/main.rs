@@ -16,7 +16,11 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(false)
         .init();
     tracing::info!(config = ?config, "starting"); // Debug masks the keys, tokens and the database password
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads)
+        .enable_all()
+        .build()
+        .context("starting tokio")?;
     runtime.block_on(async move { notify_receiver::serve(config, shutdown_signal()).await.context("notify-receiver") })
 }
 
