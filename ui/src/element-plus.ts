@@ -4,6 +4,7 @@ import type { App } from 'vue'
 import {
   ElAlert,
   ElAside,
+  ElBadge,
   ElButton,
   ElCard,
   ElCol,
@@ -13,7 +14,6 @@ import {
   ElDescriptions,
   ElDescriptionsItem,
   ElDialog,
-  ElDivider,
   ElDrawer,
   ElEmpty,
   ElForm,
@@ -45,6 +45,7 @@ import {
 
 import 'element-plus/es/components/alert/style/css'
 import 'element-plus/es/components/aside/style/css'
+import 'element-plus/es/components/badge/style/css'
 import 'element-plus/es/components/button/style/css'
 import 'element-plus/es/components/card/style/css'
 import 'element-plus/es/components/col/style/css'
@@ -54,7 +55,6 @@ import 'element-plus/es/components/date-picker/style/css'
 import 'element-plus/es/components/descriptions/style/css'
 import 'element-plus/es/components/descriptions-item/style/css'
 import 'element-plus/es/components/dialog/style/css'
-import 'element-plus/es/components/divider/style/css'
 import 'element-plus/es/components/drawer/style/css'
 import 'element-plus/es/components/empty/style/css'
 import 'element-plus/es/components/form/style/css'
@@ -68,6 +68,7 @@ import 'element-plus/es/components/main/style/css'
 import 'element-plus/es/components/menu/style/css'
 import 'element-plus/es/components/menu-item/style/css'
 import 'element-plus/es/components/message/style/css'
+import 'element-plus/es/components/notification/style/css'
 import 'element-plus/es/components/option/style/css'
 import 'element-plus/es/components/radio/style/css'
 import 'element-plus/es/components/radio-button/style/css'
@@ -87,6 +88,7 @@ import 'element-plus/es/components/tooltip/style/css'
 const components = [
   ElAlert,
   ElAside,
+  ElBadge,
   ElButton,
   ElCard,
   ElCol,
@@ -96,7 +98,6 @@ const components = [
   ElDescriptions,
   ElDescriptionsItem,
   ElDialog,
-  ElDivider,
   ElDrawer,
   ElEmpty,
   ElForm,

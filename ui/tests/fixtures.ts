@@ -1,5 +1,18 @@
 // Contract-shaped sample data for the composable tests.
-import type { AppStatus, CertificateInfo, OrderDetail, OrderRow, SandboxDefaults } from '@/backend'
+import type {
+  ApplicationRow,
+  AppStatus,
+  AuditRow,
+  CertificateInfo,
+  ChainReport,
+  GuardCheck,
+  GuardResult,
+  OrderDetail,
+  OrderMoney,
+  OrderRow,
+  RefundView,
+  SandboxDefaults,
+} from '@/backend'
 
 export function orderRow(over: Partial<OrderRow> = {}): OrderRow {
   return {
@@ -65,4 +78,95 @@ export function appStatus(over: Partial<AppStatus> = {}): AppStatus {
     user: { name: '王老板', role: 'owner' },
     ...over,
   }
+}
+
+export function orderMoney(over: Partial<OrderMoney> = {}): OrderMoney {
+  return {
+    out_trade_no: 'T20240301000001',
+    transaction_id: '4200000483202403010000000001',
+    state: 'SUCCESS',
+    paid_at: '2024-03-01T04:05:20Z',
+    total_fee_fen: 5000,
+    refunded_fen: 1000,
+    pending_fen: 500,
+    remaining_fen: 3500,
+    refund_count: 2,
+    days_since_payment: 3,
+    ...over,
+  }
+}
+
+export function application(over: Partial<ApplicationRow> = {}): ApplicationRow {
+  return {
+    id: 7,
+    status: 'PENDING',
+    amount_fen: 2000,
+    reason: '顾客退货',
+    origin: 'shop_backend',
+    external_ref: 'RA-1001',
+    requested_by: 'shop-backend',
+    requested_at: '2024-03-04T02:00:00Z',
+    decided_by: null,
+    decided_at: null,
+    decision_note: null,
+    order: orderMoney(),
+    refund: null,
+    ...over,
+  }
+}
+
+const GUARD_NAMES = ['role', 'paid', 'remainder', 'count', 'age', 'interval'] as const
+
+/** All guards pass, except those named in `blocked` (with a message saying why). */
+export function guardCheck(blocked: Partial<Record<GuardResult['name'], string>> = {}, needsPassword = false): GuardCheck {
+  const guards = GUARD_NAMES.map((name) => ({
+    name,
+    ok: !(name in blocked),
+    message: blocked[name] ?? '通过',
+  }))
+  return { ok: guards.every((g) => g.ok), guards, needs_password: needsPassword }
+}
+
+export function refundView(over: Partial<RefundView> = {}): RefundView {
+  return {
+    out_refund_no: 'R20240304000001',
+    refund_id: null,
+    out_trade_no: 'T20240301000001',
+    application_id: 7,
+    amount_fen: 2000,
+    total_fee_fen: 5000,
+    refund_desc: null,
+    status: 'PROCESSING',
+    phase: 'processing',
+    attempts: 1,
+    max_attempts: 5,
+    last_error: null,
+    advice: null,
+    actions: ['query'],
+    created_by: '王老板',
+    created_at: '2024-03-04T03:00:00Z',
+    last_attempt_at: '2024-03-04T03:00:01Z',
+    success_at: null,
+    recv_account: null,
+    last_checked_at: null,
+    next_check_at: '2024-03-04T03:05:00Z',
+    ...over,
+  }
+}
+
+export function auditRow(seq: number, over: Partial<AuditRow> = {}): AuditRow {
+  return {
+    seq,
+    at: '2024-03-04T03:00:00Z',
+    actor: '王老板',
+    action: 'refund_approve',
+    subject: 'application:7',
+    result: 'ok',
+    detail: '{"amount_fen":2000,"out_refund_no":"R20240304000001"}',
+    ...over,
+  }
+}
+
+export function chainReport(over: Partial<ChainReport> = {}): ChainReport {
+  return { ok: true, entries_checked: 120, broken_at_seq: null, message: '操作日志完整', ...over }
 }

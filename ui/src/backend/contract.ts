@@ -20,6 +20,10 @@ export type KnownErrorCode =
   | 'signature'
   | 'certificate'
   | 'internal'
+  // refunds
+  | 'forbidden' // the staff role may not do this
+  | 'password_required' // above the owner's threshold: ask for the password and call again with it
+  | 'refund_guard' // a guard blocked the refund: the message names it and says why
 
 /** Every rejected command rejects with exactly this shape (see backend/errors.ts). */
 export interface BackendError {
@@ -45,8 +49,10 @@ export interface AppStatus {
   merchant: MerchantInfo | null
   ledger: { kind: 'sqlite' | 'postgres'; display: string } | null
   certificate: CertificateInfo | null
-  user: { name: string; role: 'owner' | 'staff' } | null
+  user: { name: string; role: UserRole } | null
 }
+
+export type UserRole = 'owner' | 'staff'
 
 export type Locale = 'zh-CN' | 'en'
 
@@ -230,6 +236,141 @@ export interface Dashboard {
   days: DaySummary[] // 14 days, oldest first
 }
 
+// ---- Refunds ------------------------------------------------------------------------------
+
+/** The order's money as the refund desk sees it. */
+export interface OrderMoney {
+  out_trade_no: string
+  transaction_id: string | null
+  state: TradeState
+  paid_at: string | null
+  total_fee_fen: number
+  refunded_fen: number // refunded = WeChat said SUCCESS
+  pending_fen: number // approved or in flight, not yet SUCCESS
+  remaining_fen: number // total - refunded - pending
+  refund_count: number
+  days_since_payment: number | null
+}
+
+export type ApplicationStatus = 'PENDING' | 'APPROVED' | 'REJECTED' | 'CANCELLED'
+export type ApplicationOrigin = 'shop_backend' | 'desk'
+
+export type RefundStatus = 'CREATED' | 'PROCESSING' | 'SUCCESS' | 'REFUNDCLOSE' | 'CHANGE' | 'FAILED'
+
+/** What the owner sees; never 'refunded' before WeChat said SUCCESS, never 'processing' when nothing was accepted. */
+export type RefundPhase =
+  | 'not_sent' // written, not sent yet
+  | 'retrying' // sent, failed in a way that is retried automatically (attempts / last_error say how)
+  | 'needs_owner' // waiting for the owner: see advice (NOTENOUGH, USER_ACCOUNT_ABNORMAL, retries used up, CHANGE…)
+  | 'processing' // WeChat accepted it; waiting for the outcome
+  | 'refunded' // WeChat said SUCCESS
+  | 'closed' // REFUNDCLOSE: WeChat closed it, nothing was refunded
+  | 'failed' // WeChat refused it for good (err_code), nothing was refunded
+  | 'done_outside' // the owner marked it refunded outside WeChat Pay
+
+export const REFUND_PHASES = [
+  'not_sent',
+  'retrying',
+  'needs_owner',
+  'processing',
+  'refunded',
+  'closed',
+  'failed',
+  'done_outside',
+] as const satisfies readonly RefundPhase[]
+
+export interface ApplicationRow {
+  id: number
+  status: ApplicationStatus
+  amount_fen: number
+  reason: string | null
+  origin: ApplicationOrigin
+  external_ref: string | null
+  requested_by: string
+  requested_at: string
+  decided_by: string | null
+  decided_at: string | null
+  decision_note: string | null
+  order: OrderMoney
+  refund: { out_refund_no: string; amount_fen: number; status: RefundStatus; phase: RefundPhase } | null
+}
+
+export type GuardName = 'role' | 'paid' | 'remainder' | 'count' | 'age' | 'interval'
+
+export interface GuardResult {
+  name: GuardName
+  ok: boolean
+  message: string
+}
+
+export interface GuardCheck {
+  ok: boolean
+  guards: GuardResult[]
+  needs_password: boolean // amountFen > settings.refund_password_threshold_fen
+}
+
+export type RefundAction = 'query' | 'retry' | 'mark_done'
+
+export interface RefundView {
+  out_refund_no: string
+  refund_id: string | null
+  out_trade_no: string
+  application_id: number | null
+  amount_fen: number
+  total_fee_fen: number
+  refund_desc: string | null
+  status: RefundStatus
+  phase: RefundPhase
+  attempts: number
+  max_attempts: number
+  last_error: { code: string; message: string } | null
+  advice: { code: string; message: string } | null // what the owner should do next, in plain words
+  actions: RefundAction[] // what the buttons may offer now
+  created_by: string
+  created_at: string
+  last_attempt_at: string | null
+  success_at: string | null
+  recv_account: string | null
+  last_checked_at: string | null
+  next_check_at: string | null
+}
+
+export interface RefundApproveArgs {
+  applicationId: number
+  amountFen: number // 1 … the application's amount
+  refundDesc: string | null // at most 80 characters, shown to the customer
+  password: string | null
+}
+
+// ---- Audit log ----------------------------------------------------------------------------
+
+export interface AuditRow {
+  seq: number
+  at: string
+  actor: string
+  action: string
+  subject: string
+  result: 'ok' | 'refused' | 'failed'
+  detail: string // JSON text
+}
+
+export interface AuditPage {
+  entries: AuditRow[]
+  next_before: number | null
+}
+
+export interface ChainReport {
+  ok: boolean
+  entries_checked: number
+  broken_at_seq: number | null
+  message: string // plain words, loud when broken
+}
+
+export interface AuditExport {
+  path: string
+  rows: number
+}
+
 // ---- The command map: name → (args, result) ----------------------------------------------
 
 type NoArgs = undefined
@@ -241,6 +382,8 @@ export interface CommandMap {
   vault_change_password: { args: { oldPassword: string; newPassword: string }; result: null }
   settings_get: { args: NoArgs; result: Settings }
   settings_update: { args: { settings: Settings }; result: Settings }
+  session_touch: { args: NoArgs; result: null }
+  staff_password_set: { args: { ownerPassword: string; staffPassword: string | null }; result: null }
 
   setup_sandbox_defaults: { args: NoArgs; result: SandboxDefaults }
   setup_inspect_certificate: { args: { source: CertSource; mchId: string }; result: CertificateInfo }
@@ -258,6 +401,21 @@ export interface CommandMap {
   sync_status: { args: NoArgs; result: SyncStatus }
   sync_now: { args: NoArgs; result: SyncStatus }
   dashboard: { args: NoArgs; result: Dashboard }
+
+  refund_applications_list: { args: { status: 'PENDING' | 'ALL' }; result: ApplicationRow[] }
+  refund_application_create: { args: { outTradeNo: string; amountFen: number; reason: string }; result: ApplicationRow }
+  refund_guards: { args: { applicationId: number; amountFen: number }; result: GuardCheck }
+  refund_approve: { args: RefundApproveArgs; result: RefundView }
+  refund_reject: { args: { applicationId: number; reason: string }; result: ApplicationRow }
+  refunds_list: { args: { scope: 'active' | 'all' }; result: RefundView[] }
+  refund_detail: { args: { outRefundNo: string }; result: RefundView }
+  refund_query_now: { args: { outRefundNo: string }; result: RefundView }
+  refund_retry: { args: { outRefundNo: string; password: string | null }; result: RefundView }
+  refund_mark_done: { args: { outRefundNo: string; note: string }; result: RefundView }
+
+  audit_list: { args: { beforeSeq: number | null; limit: number }; result: AuditPage }
+  audit_verify: { args: NoArgs; result: ChainReport }
+  audit_export_csv: { args: NoArgs; result: AuditExport }
 }
 
 export type CommandName = keyof CommandMap
@@ -273,6 +431,9 @@ export interface EventMap {
   'orders-changed': { out_trade_nos: string[] }
   'sync-status': SyncStatus
   'vault-locked': { reason: 'idle' | 'user' }
+  'refunds-changed': { out_refund_nos: string[] }
+  /** new PENDING applications since the last look (the shell also raises a desktop notification) */
+  'applications-new': { applications: ApplicationRow[] }
 }
 
 export type EventName = keyof EventMap

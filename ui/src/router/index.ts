@@ -6,6 +6,8 @@ import Layout from '@/layout/index.vue'
 import auth from './modules/auth'
 import dashboard from './modules/dashboard'
 import orders from './modules/orders'
+import refunds, { refundsList } from './modules/refunds'
+import audit from './modules/audit'
 import sync from './modules/sync'
 import settings from './modules/settings'
 import { redirectFor } from './guard'
@@ -24,7 +26,7 @@ declare module 'vue-router' {
 }
 
 /** The menu areas, in menu order (the sidebar reads this). */
-export const menuRoutes = [dashboard, orders, sync, settings].sort(
+export const menuRoutes = [dashboard, orders, refunds, sync, audit, settings].sort(
   (a, b) => (a.meta?.rank ?? 0) - (b.meta?.rank ?? 0),
 )
 
@@ -34,7 +36,7 @@ const routes: RouteRecordRaw[] = [
     path: '/',
     component: Layout,
     redirect: '/dashboard',
-    children: menuRoutes,
+    children: [...menuRoutes, refundsList],
   },
   { path: '/:pathMatch(.*)*', redirect: '/dashboard' },
 ]

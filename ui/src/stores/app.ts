@@ -18,6 +18,8 @@ export const useAppStore = defineStore('app', () => {
   const merchant = computed(() => status.value?.merchant ?? null)
   const user = computed(() => status.value?.user ?? null)
   const sandbox = computed(() => status.value?.merchant?.sandbox ?? false)
+  /** Staff see orders and register refund applications; the shell refuses the rest (`forbidden`). */
+  const isStaff = computed(() => status.value?.user?.role === 'staff')
 
   function setStatus(next: AppStatus): void {
     status.value = next
@@ -80,7 +82,8 @@ export const useAppStore = defineStore('app', () => {
   function setLocale(next: Locale, persist = true): Promise<unknown> {
     applyLocale(next)
     locale.value = next
-    if (persist && settings.value && settings.value.locale !== next && vault.value === 'unlocked') {
+    // Staff may not change settings: their language choice stays on this computer only.
+    if (persist && settings.value && settings.value.locale !== next && vault.value === 'unlocked' && !isStaff.value) {
       return saveSettings({ ...settings.value, locale: next }).catch(() => undefined)
     }
     return Promise.resolve()
@@ -100,6 +103,7 @@ export const useAppStore = defineStore('app', () => {
     merchant,
     user,
     sandbox,
+    isStaff,
     setStatus,
     refreshStatus,
     ensureStatus,

@@ -4,5 +4,5 @@ export default {
   path: 'sync',
   name: 'sync',
   component: () => import('@/views/sync/status/index.vue'),
-  meta: { title: 'nav.sync', icon: 'Refresh', rank: 3 },
+  meta: { title: 'nav.sync', icon: 'Refresh', rank: 4 },
 } satisfies RouteRecordRaw

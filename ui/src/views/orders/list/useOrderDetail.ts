@@ -5,6 +5,7 @@ import type { BackendError, OrderDetail, OrderRow } from '@/backend'
 import { normalizeError } from '@/backend'
 import { closeOrder, getOrderDetail, queryOrderNow } from '@/api/orders'
 import { useOrdersStore } from '@/stores/orders'
+import { useRefundsStore } from '@/stores/refunds'
 import { toFenBigInt } from '@/utils/money'
 import { rowOf } from './useOrderList'
 
@@ -15,6 +16,7 @@ export const REFUNDABLE_STATES: readonly string[] = ['SUCCESS', 'REFUND']
 
 export function useOrderDetail(onRowUpdated?: (row: OrderRow) => void) {
   const store = useOrdersStore()
+  const refundsStore = useRefundsStore()
   const visible = ref(false)
   const outTradeNo = ref<string | null>(null)
   const detail = ref<OrderDetail | null>(null)
@@ -103,7 +105,18 @@ export function useOrderDetail(onRowUpdated?: (row: OrderRow) => void) {
       if (visible.value && no && !action.value && store.lastChanged.includes(no)) void load()
     },
   )
-  onScopeDispose(stop)
+  // `refunds-changed` names refunds, not orders: a new refund of the open order is not in its list
+  // yet, so any refund change re-reads the open order (one call, only while the drawer is open).
+  const stopRefunds = watch(
+    () => refundsStore.changeSeq,
+    () => {
+      if (visible.value && outTradeNo.value && !action.value) void load()
+    },
+  )
+  onScopeDispose(() => {
+    stop()
+    stopRefunds()
+  })
 
   return { visible, outTradeNo, detail, loading, error, action, actionError, canClose, refundable, open, hide, load, queryNow, close }
 }

@@ -1,9 +1,9 @@
-// Settings: idle lock, the refund password threshold (yuan text ↔ fen), language, and the
-// owner's password.
+// Settings: idle lock, the refund password threshold (yuan text ↔ fen), language, the owner's
+// password, and the staff login (owner only). Staff see the settings but cannot change them.
 import { reactive, ref } from 'vue'
 import type { BackendError } from '@/backend'
 import { normalizeError } from '@/backend'
-import { changeVaultPassword } from '@/api/app'
+import { changeVaultPassword, setStaffPassword } from '@/api/app'
 import { useAppStore } from '@/stores/app'
 import { fenToYuanText, parseYuan } from '@/utils/money'
 import { MIN_PASSWORD_LENGTH } from '@/views/setup/wizard/useSetupWizard'
@@ -43,6 +43,7 @@ export function useSettings() {
   }
 
   async function save(): Promise<boolean> {
+    if (app.isStaff) return false // the shell would answer `forbidden`
     const parsed = parseYuan(form.thresholdYuan)
     if (!parsed.ok) {
       thresholdProblem.value = `money.${parsed.error}`
@@ -102,5 +103,61 @@ export function useSettings() {
     }
   }
 
-  return { form, loading, saving, error, thresholdProblem, load, save, fill, pw, changing, pwProblem, pwError, changePassword }
+  // ---- staff login ------------------------------------------------------------------------
+
+  type StaffField = 'owner' | 'next' | 'next2'
+  const staff = reactive({ owner: '', next: '', next2: '' })
+  const staffBusy = ref<'set' | 'remove' | null>(null)
+  const staffProblem = ref<{ field: StaffField; key: string } | null>(null)
+  const staffError = ref<BackendError | null>(null)
+
+  function staffProblemFor(removing: boolean): { field: StaffField; key: string } | null {
+    if (!staff.owner) return { field: 'owner', key: 'settings.staff.ownerRequired' }
+    if (removing) return null
+    if (staff.next.length < MIN_PASSWORD_LENGTH) return { field: 'next', key: 'setup.errors.passwordTooShort' }
+    // The shell tries the owner's vault first: a staff password equal to it would open as owner.
+    if (staff.next === staff.owner) return { field: 'next', key: 'settings.staff.sameAsOwner' }
+    if (staff.next !== staff.next2) return { field: 'next2', key: 'setup.errors.passwordMismatch' }
+    return null
+  }
+
+  /** Sets the staff password (or, with `remove`, removes the staff login); checked with the owner's password. */
+  async function setStaff(remove = false): Promise<boolean> {
+    if (staffBusy.value || app.isStaff) return false
+    staffProblem.value = staffProblemFor(remove)
+    if (staffProblem.value) return false
+    staffBusy.value = remove ? 'remove' : 'set'
+    staffError.value = null
+    try {
+      await setStaffPassword(staff.owner, remove ? null : staff.next)
+      Object.assign(staff, { owner: '', next: '', next2: '' })
+      return true
+    } catch (e) {
+      staffError.value = normalizeError(e)
+      return false
+    } finally {
+      staffBusy.value = null
+    }
+  }
+
+  return {
+    form,
+    loading,
+    saving,
+    error,
+    thresholdProblem,
+    load,
+    save,
+    fill,
+    pw,
+    changing,
+    pwProblem,
+    pwError,
+    changePassword,
+    staff,
+    staffBusy,
+    staffProblem,
+    staffError,
+    setStaff,
+  }
 }

@@ -1,0 +1,75 @@
+// The refund application queue: PENDING (oldest first) or ALL (newest first, at most 200). Kept
+// fresh on `refunds-changed`, `orders-changed` (an order's money moved) and `applications-new`.
+import { computed, onScopeDispose, ref, watch } from 'vue'
+import type { ApplicationRow, BackendError } from '@/backend'
+import { normalizeError } from '@/backend'
+import { listApplications, type ApplicationListStatus } from '@/api/refunds'
+import { useAppStore } from '@/stores/app'
+import { useOrdersStore } from '@/stores/orders'
+import { useRefundsStore } from '@/stores/refunds'
+
+export function useRefundQueue() {
+  const app = useAppStore()
+  const orders = useOrdersStore()
+  const refunds = useRefundsStore()
+
+  const status = ref<ApplicationListStatus>('PENDING')
+  const rows = ref<ApplicationRow[]>([])
+  const loading = ref(false)
+  const loaded = ref(false)
+  const error = ref<BackendError | null>(null)
+
+  /** Approve and reject are the owner's; staff only see the queue and add applications. */
+  const canDecide = computed(() => !app.isStaff)
+
+  let generation = 0
+
+  /** Reads the list for the current status; only the latest answer is kept. */
+  async function load(): Promise<boolean> {
+    const mine = ++generation
+    const which = status.value
+    loading.value = true
+    try {
+      const next = await listApplications(which)
+      if (mine !== generation) return false
+      rows.value = next
+      loaded.value = true
+      error.value = null
+      if (which === 'PENDING') refunds.setPendingCount(next.length)
+      return true
+    } catch (e) {
+      if (mine === generation) error.value = normalizeError(e)
+      return false
+    } finally {
+      if (mine === generation) loading.value = false
+    }
+  }
+
+  function setStatus(next: ApplicationListStatus): Promise<boolean> {
+    status.value = next
+    return load()
+  }
+
+  /** A decision was made here: show it at once, then read the list again. */
+  function decided(row: ApplicationRow): Promise<boolean> {
+    if (status.value === 'PENDING') rows.value = rows.value.filter((r) => r.id !== row.id)
+    else rows.value = rows.value.map((r) => (r.id === row.id ? row : r))
+    return load()
+  }
+
+  /** A new application was added at the desk. */
+  function added(row: ApplicationRow): Promise<boolean> {
+    if (!rows.value.some((r) => r.id === row.id)) {
+      // PENDING is oldest first (the new one goes last); ALL is newest first
+      rows.value = status.value === 'PENDING' ? [...rows.value, row] : [row, ...rows.value]
+    }
+    return load()
+  }
+
+  const stop = watch([() => refunds.changeSeq, () => orders.changeSeq, () => refunds.newSeq], () => {
+    if (loaded.value) void load()
+  })
+  onScopeDispose(stop)
+
+  return { status, rows, loading, loaded, error, canDecide, load, setStatus, decided, added }
+}
