@@ -4,8 +4,9 @@
 //! Tauri maps the webview's camelCase argument keys (`outTradeNo`) to these snake_case parameters.
 
 use paydesk_core::contract::{
-    AppStatus, CertSource, CertificateView, ConnectionTest, Dashboard, MerchantInput, OrderDetail, OrderFilter,
-    OrderPage, SandboxDefaults, Settings, SetupInput, SyncStatus,
+    AppStatus, ApplicationRow, AuditPage, CertSource, CertificateView, ChainView, ConnectionTest, Dashboard,
+    ExportResult, GuardCheck, MerchantInput, OrderDetail, OrderFilter, OrderPage, RefundView, SandboxDefaults,
+    Settings, SetupInput, SyncStatus,
 };
 use paydesk_core::{Core, CoreError, Secret, UiError};
 use tauri::State;
@@ -131,4 +132,96 @@ pub async fn sync_now(core: State<'_, Core>) -> Reply<SyncStatus> {
 #[tauri::command]
 pub async fn dashboard(core: State<'_, Core>) -> Reply<Dashboard> {
     core.dashboard().await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn staff_password_set(
+    core: State<'_, Core>,
+    owner_password: Secret<String>,
+    staff_password: Option<Secret<String>>,
+) -> Reply<()> {
+    let staff = staff_password.as_ref().map(|p| p.expose().as_str());
+    core.staff_password_set(owner_password.expose(), staff).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn refund_applications_list(core: State<'_, Core>, status: String) -> Reply<Vec<ApplicationRow>> {
+    core.refund_applications_list(&status).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn refund_application_create(
+    core: State<'_, Core>,
+    out_trade_no: String,
+    amount_fen: i64,
+    reason: String,
+) -> Reply<ApplicationRow> {
+    core.refund_application_create(&out_trade_no, amount_fen, &reason).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn refund_guards(core: State<'_, Core>, application_id: i64, amount_fen: i64) -> Reply<GuardCheck> {
+    core.refund_guards(application_id, amount_fen).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn refund_approve(
+    core: State<'_, Core>,
+    application_id: i64,
+    amount_fen: i64,
+    refund_desc: Option<String>,
+    password: Option<Secret<String>>,
+) -> Reply<RefundView> {
+    let password = password.as_ref().map(|p| p.expose().as_str());
+    core.refund_approve(application_id, amount_fen, refund_desc.as_deref(), password).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn refund_reject(core: State<'_, Core>, application_id: i64, reason: String) -> Reply<ApplicationRow> {
+    core.refund_reject(application_id, &reason).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn refunds_list(core: State<'_, Core>, scope: String) -> Reply<Vec<RefundView>> {
+    core.refunds_list(&scope).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn refund_detail(core: State<'_, Core>, out_refund_no: String) -> Reply<RefundView> {
+    core.refund_detail(&out_refund_no).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn refund_query_now(core: State<'_, Core>, out_refund_no: String) -> Reply<RefundView> {
+    core.refund_query_now(&out_refund_no).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn refund_retry(
+    core: State<'_, Core>,
+    out_refund_no: String,
+    password: Option<Secret<String>>,
+) -> Reply<RefundView> {
+    let password = password.as_ref().map(|p| p.expose().as_str());
+    core.refund_retry(&out_refund_no, password).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn refund_mark_done(core: State<'_, Core>, out_refund_no: String, note: String) -> Reply<RefundView> {
+    core.refund_mark_done(&out_refund_no, &note).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn audit_list(core: State<'_, Core>, before_seq: Option<i64>, limit: u32) -> Reply<AuditPage> {
+    core.audit_list(before_seq, limit).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn audit_verify(core: State<'_, Core>) -> Reply<ChainView> {
+    core.audit_verify().await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn audit_export_csv(core: State<'_, Core>) -> Reply<ExportResult> {
+    core.audit_export_csv().await.map_err(ui(&core))
 }

@@ -33,7 +33,9 @@ fn background_options() -> BackgroundOptions {
 fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     let dir = data_dir(app)?;
     std::fs::create_dir_all(&dir)?;
-    let core = Core::open(dir, CoreOptions::default()).map_err(|e| e.to_string())?;
+    // CSV exports go to the OS's Downloads folder (Tauri's path API: the same on Windows, macOS and Linux).
+    let options = CoreOptions { exports_dir: app.path().download_dir().ok(), ..CoreOptions::default() };
+    let core = Core::open(dir, options).map_err(|e| e.to_string())?;
 
     // Core events → webview events of the same name.
     let mut events = core.subscribe();
@@ -42,6 +44,9 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
         loop {
             match events.recv().await {
                 Ok(event) => {
+                    if let paydesk_core::CoreEvent::ApplicationsNew { applications } = &event {
+                        notify_desktop(&handle, applications);
+                    }
                     let _ = handle.emit(event.name(), event.payload());
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
@@ -58,6 +63,26 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// A desktop notification for new refund applications (the webview shows its own as well). Without a
+/// notification service (a bare X server) it is skipped quietly.
+fn notify_desktop(handle: &tauri::AppHandle, applications: &[paydesk_core::contract::ApplicationRow]) {
+    use tauri_plugin_notification::NotificationExt as _;
+    let Some(first) = applications.first() else { return };
+    let zh = handle.state::<Core>().locale() == paydesk_core::Locale::ZhCn;
+    let amount = paydesk_core::contract::yuan_text(first.amount_fen);
+    let (title, body) = match (applications.len(), zh) {
+        (1, true) => ("新的退款申请".to_string(), format!("订单 {} 申请退款 {amount}", first.order.out_trade_no)),
+        (1, false) => {
+            ("New refund application".to_string(), format!("Order {} asks for {amount} back", first.order.out_trade_no))
+        }
+        (n, true) => ("新的退款申请".to_string(), format!("{n} 笔新的退款申请等待处理")),
+        (n, false) => ("New refund applications".to_string(), format!("{n} new refund applications are waiting")),
+    };
+    if let Err(e) = handle.notification().builder().title(title).body(body).show() {
+        eprintln!("desktop notification not shown: {e}");
+    }
+}
+
 /// GTK cannot start without a display; say so instead of panicking deep inside it.
 fn has_display() -> bool {
     if !cfg!(target_os = "linux") {
@@ -72,6 +97,7 @@ fn main() {
         std::process::exit(1);
     }
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
         .setup(setup)
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
@@ -92,6 +118,20 @@ fn main() {
             commands::sync_status,
             commands::sync_now,
             commands::dashboard,
+            commands::staff_password_set,
+            commands::refund_applications_list,
+            commands::refund_application_create,
+            commands::refund_guards,
+            commands::refund_approve,
+            commands::refund_reject,
+            commands::refunds_list,
+            commands::refund_detail,
+            commands::refund_query_now,
+            commands::refund_retry,
+            commands::refund_mark_done,
+            commands::audit_list,
+            commands::audit_verify,
+            commands::audit_export_csv,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -131,6 +131,13 @@ impl Ledger {
         self.db.fetch_all(&sql, args![after, i64::from(limit)]).await?.iter().map(entry_from_row).collect()
     }
 
+    /// Entries with `seq < before` (all when `None`), newest first: the audit page's paging.
+    pub async fn audit_entries_before(&self, before: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>> {
+        let sql = format!("SELECT {COLS} FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT $2");
+        let before = before.unwrap_or(i64::MAX);
+        self.db.fetch_all(&sql, args![before, i64::from(limit)]).await?.iter().map(entry_from_row).collect()
+    }
+
     /// Walks the whole chain and returns the first entry where it does not hold: an entry whose content no longer
     /// matches its hash (edited), whose `prev_hash` is not its predecessor's hash, a missing sequence number
     /// (deleted), or a head that does not match the last entry (tail deleted).

@@ -38,7 +38,7 @@ pub use error::{Error, Result};
 pub use intake::{PaymentToApply, MAX_BATCH};
 pub use model::*;
 pub use orders::OrderApplied;
-pub use refunds::{RefundApplied, MAX_REFUNDS_PER_ORDER};
+pub use refunds::{RefundApplied, MAX_REFUNDS_PER_ORDER, REFUND_DESC_MAX_CHARS};
 pub use relay::{RelayBacklog, RelayEvent, RelayEventId};
 pub use transitions::InvalidTransition;
 

@@ -622,6 +622,11 @@ pub struct Approval {
     pub at: DateTime<Utc>,
     /// Refunds are refused more than this long after payment (WeChat: 365 days).
     pub max_age: chrono::Duration,
+    /// A partial approval: at most the application's amount. `None` approves the whole application.
+    pub amount: Option<Fen>,
+    /// `refund_desc` as it will be sent (≤ 80 characters, shown to the customer). `None` sends the
+    /// application's reason.
+    pub refund_desc: Option<String>,
 }
 
 /// A refund as stored.
@@ -659,6 +664,10 @@ pub struct Refund {
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// A FAILED refund the owner settled outside WeChat Pay ("mark done"): when, who, and the note.
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<String>,
+    pub resolved_note: Option<String>,
 }
 
 /// Why a refund request did not go through.

@@ -25,13 +25,16 @@ use crate::Ledger;
 const REFUND_COLS: &str = "id, merchant_id, order_id, application_id, out_refund_no, amount, total_fee, reason, \
     origin, status, err_code, attempts, last_attempt_at, last_error_code, last_error_message, refund_id, \
     refund_channel, recv_account, refund_account, success_at, success_day, flag_reason, next_check_at, \
-    last_checked_at, check_count, created_by, created_at, updated_at";
+    last_checked_at, check_count, created_by, created_at, updated_at, resolved_at, resolved_by, resolved_note";
 
 const APP_COLS: &str = "id, merchant_id, order_id, external_ref, amount, reason, origin, status, requested_by, \
     requested_at, decided_by, decided_at, decision_note";
 
 /// WeChat allows at most 50 refunds per order (§5.4).
 pub const MAX_REFUNDS_PER_ORDER: i64 = 50;
+
+/// `refund_desc` is at most 80 characters (§5.4); the customer sees it.
+pub const REFUND_DESC_MAX_CHARS: usize = 80;
 
 fn refund_from_row(row: &Row) -> Result<Refund> {
     Ok(Refund {
@@ -63,6 +66,9 @@ fn refund_from_row(row: &Row) -> Result<Refund> {
         created_by: row.text("created_by")?,
         created_at: row.ts("created_at")?,
         updated_at: row.ts("updated_at")?,
+        resolved_at: row.opt_ts("resolved_at")?,
+        resolved_by: row.opt_text("resolved_by")?,
+        resolved_note: row.opt_text("resolved_note")?,
     })
 }
 
@@ -458,21 +464,34 @@ impl Ledger {
         if n != 1 {
             return Err(Error::Conflict(format!("refund application {id}")));
         }
+        let amount = approval.amount.unwrap_or(app.amount);
+        if amount.get() <= 0 || amount > app.amount {
+            return Err(Error::InvalidInput(format!(
+                "the approved amount ({} fen) must be between 1 fen and the application's {} fen",
+                amount.get(),
+                app.amount.get()
+            )));
+        }
+        let refund_desc = approval.refund_desc.clone().or_else(|| app.reason.clone());
+        if refund_desc.as_deref().is_some_and(|d| d.chars().count() > REFUND_DESC_MAX_CHARS) {
+            return Err(Error::InvalidInput(format!("refund_desc is longer than {REFUND_DESC_MAX_CHARS} characters")));
+        }
         let order = order_in(&mut tx, app.order_id).await?;
-        reserve_in(&mut tx, &order, app.amount, approval.at, Some(approval.max_age)).await?;
+        reserve_in(&mut tx, &order, amount, approval.at, Some(approval.max_age)).await?;
+        // Due at once: if nothing sends it now (the desk closes between approval and send), the next round does.
         let row = tx
             .fetch_one(
                 "INSERT INTO refunds (merchant_id, order_id, application_id, out_refund_no, amount, total_fee, reason, \
-                 origin, status, created_by, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'APPLICATION', 'CREATED', $8, $9, $9) RETURNING id",
+                 origin, status, created_by, created_at, updated_at, next_check_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'APPLICATION', 'CREATED', $8, $9, $9, $9) RETURNING id",
                 args![
                     order.merchant_id.0,
                     order.id.0,
                     id.0,
                     approval.out_refund_no.as_str(),
-                    app.amount,
+                    amount,
                     order.total_fee,
-                    app.reason.clone(),
+                    refund_desc,
                     approval.approver.as_str(),
                     approval.at
                 ],
@@ -485,7 +504,7 @@ impl Ledger {
         ev.application_id = Some(id);
         ev.from_state = Some("PENDING");
         ev.to_state = Some("APPROVED");
-        ev.amount = Some(app.amount);
+        ev.amount = Some(amount);
         ev.note = approval.note.clone();
         ev.fact_key = Some(format!("application:{id}:APPROVED"));
         insert_event(&mut tx, ev).await?;
@@ -493,7 +512,7 @@ impl Ledger {
         ev.refund_id = Some(refund_id);
         ev.application_id = Some(id);
         ev.to_state = Some("CREATED");
-        ev.amount = Some(app.amount);
+        ev.amount = Some(amount);
         ev.note = Some(approval.out_refund_no.to_string());
         ev.fact_key = Some(format!("refund:{refund_id}:CREATED"));
         insert_event(&mut tx, ev).await?;
@@ -501,7 +520,8 @@ impl Ledger {
             "application": id.0,
             "order": order.out_trade_no.as_str(),
             "out_refund_no": approval.out_refund_no.as_str(),
-            "amount_fen": app.amount.get(),
+            "amount_fen": amount.get(),
+            "applied_fen": app.amount.get(),
         })
         .to_string();
         let subject = format!("refund_application:{id}");
@@ -796,6 +816,139 @@ impl Ledger {
         insert_event(&mut tx, ev).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The newest refunds, newest first.
+    pub async fn recent_refunds(&self, limit: u32) -> Result<Vec<Refund>> {
+        let sql = format!("SELECT {REFUND_COLS} FROM refunds ORDER BY id DESC LIMIT $1");
+        self.db.fetch_all(&sql, args![i64::from(limit)]).await?.iter().map(refund_from_row).collect()
+    }
+
+    /// The refund written when the application was approved, if any.
+    pub async fn refund_for_application(&self, application: ApplicationId) -> Result<Option<Refund>> {
+        let sql = format!("SELECT {REFUND_COLS} FROM refunds WHERE application_id = $1");
+        self.db.fetch_optional(&sql, args![application.0]).await?.as_ref().map(refund_from_row).transpose()
+    }
+
+    /// The newest applications whatever their status, newest first.
+    pub async fn recent_applications(&self, limit: u32) -> Result<Vec<RefundApplication>> {
+        let sql = format!("SELECT {APP_COLS} FROM refund_applications ORDER BY id DESC LIMIT $1");
+        self.db.fetch_all(&sql, args![i64::from(limit)]).await?.iter().map(application_from_row).collect()
+    }
+
+    /// PENDING applications with an id above `after` (what arrived since the desk last looked), oldest first.
+    pub async fn pending_applications_after(&self, after: i64, limit: u32) -> Result<Vec<RefundApplication>> {
+        let sql = format!(
+            "SELECT {APP_COLS} FROM refund_applications WHERE id > $1 AND status = 'PENDING' ORDER BY id LIMIT $2"
+        );
+        self.db.fetch_all(&sql, args![after, i64::from(limit)]).await?.iter().map(application_from_row).collect()
+    }
+
+    /// The highest application id (0 when there is none): where "new since" starts.
+    pub async fn last_application_id(&self) -> Result<i64> {
+        let row = self.db.fetch_one("SELECT COALESCE(MAX(id), 0) AS last_id FROM refund_applications", args![]).await?;
+        row.i64("last_id")
+    }
+
+    /// The owner asks for another attempt of a CREATED refund now (after topping up for NOTENOUGH, or after the
+    /// automatic retries ran out): clears the flag and makes it due. Same out_refund_no, same amount. Audited.
+    pub async fn request_refund_retry(&self, id: RefundRecordId, who: &str, at: DateTime<Utc>) -> Result<Refund> {
+        let mut tx = self.db.begin().await?;
+        let refund = refund_in(&mut tx, id).await?;
+        let n = tx
+            .execute(
+                "UPDATE refunds SET flag_reason = NULL, next_check_at = $1, updated_at = $1 \
+                 WHERE id = $2 AND status = 'CREATED'",
+                args![at, id.0],
+            )
+            .await?;
+        if n != 1 {
+            return Err(crate::transitions::InvalidTransition {
+                machine: "refund",
+                from: refund.status.to_string(),
+                event: "Retry".into(),
+            }
+            .into());
+        }
+        let provenance = Provenance::new(Source::Person, at).by(who);
+        let mut ev = Event::new(refund.order_id, "REFUND_RETRY_REQUESTED", &provenance);
+        ev.refund_id = Some(id);
+        ev.amount = Some(refund.amount);
+        ev.note = refund.flag_reason.clone();
+        insert_event(&mut tx, ev).await?;
+        let detail = serde_json::json!({
+            "out_refund_no": refund.out_refund_no.as_str(),
+            "amount_fen": refund.amount.get(),
+            "flag": refund.flag_reason,
+            "attempts": refund.attempts,
+        })
+        .to_string();
+        append_in(
+            &mut tx,
+            &audit(who, "refund.retry", format!("refund:{}", refund.out_refund_no), AuditResult::Ok, detail, at),
+        )
+        .await?;
+        let refund = refund_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(refund)
+    }
+
+    /// The owner refunded the customer outside WeChat Pay for a refund WeChat refused for good (FAILED, e.g.
+    /// USER_ACCOUNT_ABNORMAL). The refund stays FAILED (nothing moved at WeChat); the mark clears its flag. Once.
+    /// Audited.
+    pub async fn mark_refund_resolved(
+        &self,
+        id: RefundRecordId,
+        who: &str,
+        note: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Refund> {
+        if note.trim().is_empty() {
+            return Err(Error::InvalidInput("say how the customer was refunded".into()));
+        }
+        let mut tx = self.db.begin().await?;
+        let refund = refund_in(&mut tx, id).await?;
+        let n = tx
+            .execute(
+                "UPDATE refunds SET resolved_at = $1, resolved_by = $2, resolved_note = $3, flag_reason = NULL, \
+                 updated_at = $1 WHERE id = $4 AND status = 'FAILED' AND resolved_at IS NULL",
+                args![at, who, note.trim(), id.0],
+            )
+            .await?;
+        if n != 1 {
+            return Err(crate::transitions::InvalidTransition {
+                machine: "refund",
+                from: if refund.resolved_at.is_some() {
+                    "FAILED (already marked done)".into()
+                } else {
+                    refund.status.to_string()
+                },
+                event: "MarkDone".into(),
+            }
+            .into());
+        }
+        let provenance = Provenance::new(Source::Person, at).by(who);
+        let mut ev = Event::new(refund.order_id, "REFUND_DONE_OUTSIDE", &provenance);
+        ev.refund_id = Some(id);
+        ev.amount = Some(refund.amount);
+        ev.note = Some(note.trim().to_owned());
+        ev.fact_key = Some(format!("refund:{id}:DONE_OUTSIDE"));
+        insert_event(&mut tx, ev).await?;
+        let detail = serde_json::json!({
+            "out_refund_no": refund.out_refund_no.as_str(),
+            "amount_fen": refund.amount.get(),
+            "err_code": refund.err_code,
+            "note": note.trim(),
+        })
+        .to_string();
+        append_in(
+            &mut tx,
+            &audit(who, "refund.mark_done", format!("refund:{}", refund.out_refund_no), AuditResult::Ok, detail, at),
+        )
+        .await?;
+        let refund = refund_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(refund)
     }
 
     /// Refunds that reached SUCCESS on one Beijing day (the ledger side of the daily close).

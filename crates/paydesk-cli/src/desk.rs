@@ -20,6 +20,8 @@ pub struct DeskArgs {
 pub struct Desk {
     pub runtime: tokio::runtime::Runtime,
     pub core: Core,
+    /// The owner password that unlocked it: refunds above the owner's threshold ask for it again.
+    pub password: paydesk_core::Secret<String>,
 }
 
 /// A core error as the owner would read it, with its code.
@@ -47,5 +49,5 @@ pub fn open(args: &DeskArgs) -> anyhow::Result<Desk> {
     let core = Core::open(&args.data_dir, CoreOptions::default()).map_err(|e| anyhow!("{e}"))?;
     let password = password()?;
     runtime.block_on(core.vault_unlock(&password)).map_err(|e| explain(&core, &e))?;
-    Ok(Desk { runtime, core })
+    Ok(Desk { runtime, core, password: paydesk_core::Secret::from(password) })
 }

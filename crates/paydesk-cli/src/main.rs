@@ -6,13 +6,14 @@
 //! sync round with a failed check); 2 wrong usage (clap); 3 a bill whose summary disagrees with its
 //! rows (the JSON is printed all the same).
 //!
-//! `order` and `sync` work on a set-up desk (the desktop app's data directory) through paydesk-core.
+//! `order`, `sync` and `refund` work on a set-up desk (the desktop app's data directory) through paydesk-core.
 
 mod bill;
 mod desk;
 mod json;
 mod notify;
 mod order;
+mod refund;
 mod setup;
 mod sign;
 mod sync;
@@ -47,6 +48,9 @@ enum Command {
     Order(order::OrderCommand),
     /// One status-sync round: asks WeChat about every order whose check is due (needs the owner password).
     Sync(sync::SyncArgs),
+    /// Refund applications and refunds: list, apply, approve, reject, retry, query, sync (needs the owner password).
+    #[command(subcommand)]
+    Refund(refund::RefundCommand),
     /// Sets up a data directory for the local wxpay-sim sandbox without the wizard (owner password from
     /// PAYDESK_PASSWORD): the sandbox demo's preconfigured desk.
     Setup(setup::SetupArgs),
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Notify(cmd) => notify::run(&cmd),
         Command::Order(cmd) => order::run(&cmd),
         Command::Sync(args) => sync::run(&args),
+        Command::Refund(cmd) => refund::run(&cmd),
         Command::Setup(args) => setup::run(&args),
     };
     match result {

@@ -267,3 +267,155 @@ pub enum LockReason {
     Idle,
     User,
 }
+
+// ---- Refunds -----------------------------------------------------------------------------------------------------
+
+/// An order's money as the refund queue shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderMoney {
+    pub out_trade_no: String,
+    pub transaction_id: Option<String>,
+    pub state: String,
+    pub paid_at: Option<String>,
+    pub total_fee_fen: i64,
+    /// WeChat said SUCCESS.
+    pub refunded_fen: i64,
+    /// Approved or in flight, not yet SUCCESS.
+    pub pending_fen: i64,
+    /// total − refunded − pending.
+    pub remaining_fen: i64,
+    pub refund_count: i64,
+    pub days_since_payment: Option<i64>,
+}
+
+/// The refund an approved application became.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApplicationRefund {
+    pub out_refund_no: String,
+    pub amount_fen: i64,
+    pub status: String,
+    pub phase: RefundPhase,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApplicationRow {
+    pub id: i64,
+    pub status: String,
+    pub amount_fen: i64,
+    pub reason: Option<String>,
+    /// `shop_backend` or `desk`.
+    pub origin: String,
+    pub external_ref: Option<String>,
+    pub requested_by: String,
+    pub requested_at: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub decision_note: Option<String>,
+    pub order: OrderMoney,
+    pub refund: Option<ApplicationRefund>,
+}
+
+/// One guard's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Guard {
+    /// `role`, `paid`, `remainder`, `count`, `age`, `interval`.
+    pub name: &'static str,
+    pub ok: bool,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuardCheck {
+    pub ok: bool,
+    pub guards: Vec<Guard>,
+    /// The amount is above the owner's threshold: the password is asked for when sending.
+    pub needs_password: bool,
+}
+
+/// What the owner sees of a refund: never `refunded` before WeChat said SUCCESS, never `processing` when nothing
+/// was accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundPhase {
+    NotSent,
+    Retrying,
+    NeedsOwner,
+    Processing,
+    Refunded,
+    Closed,
+    Failed,
+    DoneOutside,
+}
+
+/// `{ code, message }`: an error code with its sentence, or advice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeText {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundView {
+    pub out_refund_no: String,
+    pub refund_id: Option<String>,
+    pub out_trade_no: String,
+    pub application_id: Option<i64>,
+    pub amount_fen: i64,
+    pub total_fee_fen: i64,
+    pub refund_desc: Option<String>,
+    pub status: String,
+    pub phase: RefundPhase,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub last_error: Option<CodeText>,
+    pub advice: Option<CodeText>,
+    /// `query`, `retry`, `mark_done`.
+    pub actions: Vec<&'static str>,
+    pub created_by: String,
+    pub created_at: String,
+    pub last_attempt_at: Option<String>,
+    pub success_at: Option<String>,
+    pub recv_account: Option<String>,
+    pub last_checked_at: Option<String>,
+    pub next_check_at: Option<String>,
+}
+
+// ---- Audit log ---------------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    /// `ok`, `refused`, `failed`.
+    pub result: String,
+    /// JSON text.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditRow>,
+    pub next_before: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainView {
+    pub ok: bool,
+    pub entries_checked: i64,
+    pub broken_at_seq: Option<i64>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportResult {
+    pub path: String,
+    pub rows: i64,
+}
+
+/// `¥12.34` from fen, exactly (for texts built outside the webview, e.g. desktop notifications).
+pub fn yuan_text(fen: i64) -> String {
+    format!("¥{}", wxpay::Fen(fen).to_yuan_string())
+}

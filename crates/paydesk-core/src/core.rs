@@ -27,7 +27,7 @@ use crate::error::{CoreError, CoreResult, Locale, Msg, UiError};
 use crate::orders::{self, CloseOutcome};
 use crate::paths::{write_atomic, Paths};
 use crate::secret::Secret;
-use crate::session::{self, Session};
+use crate::session::{self, Role, Session};
 use crate::setup::{self, Endpoint, FoundSandbox, SandboxLocator};
 use crate::sync::{self, InFlight, SyncReport};
 use crate::vault::{self, KdfParams, VaultContents};
@@ -49,6 +49,11 @@ pub struct CoreOptions {
     pub sync_batch: u32,
     /// Orders listed as watched in `SyncStatus` at most.
     pub watched_limit: u32,
+    /// Where CSV exports are written (the shell passes the OS's Downloads folder); `None`: `exports/` in the data
+    /// directory.
+    pub exports_dir: Option<std::path::PathBuf>,
+    /// At most one refund request per order in this time (WeChat: one a minute). Tests shorten it.
+    pub refund_min_interval: chrono::Duration,
 }
 
 impl Default for CoreOptions {
@@ -61,6 +66,8 @@ impl Default for CoreOptions {
             timeout: Duration::from_secs(15),
             sync_batch: 50,
             watched_limit: 200,
+            exports_dir: None,
+            refund_min_interval: crate::refunds::MIN_REQUEST_INTERVAL,
         }
     }
 }
@@ -74,6 +81,10 @@ pub enum CoreEvent {
     SyncStatus(SyncStatus),
     /// `vault-locked`: go to the unlock screen.
     VaultLocked { reason: LockReason },
+    /// `refunds-changed`: these refunds changed (refresh the refund lists and the open order).
+    RefundsChanged { out_refund_nos: Vec<String> },
+    /// `applications-new`: PENDING applications that arrived since the desk last looked.
+    ApplicationsNew { applications: Vec<crate::contract::ApplicationRow> },
 }
 
 impl CoreEvent {
@@ -83,6 +94,8 @@ impl CoreEvent {
             CoreEvent::OrdersChanged { .. } => "orders-changed",
             CoreEvent::SyncStatus(_) => "sync-status",
             CoreEvent::VaultLocked { .. } => "vault-locked",
+            CoreEvent::RefundsChanged { .. } => "refunds-changed",
+            CoreEvent::ApplicationsNew { .. } => "applications-new",
         }
     }
 
@@ -92,6 +105,8 @@ impl CoreEvent {
             CoreEvent::OrdersChanged { out_trade_nos } => serde_json::json!({ "out_trade_nos": out_trade_nos }),
             CoreEvent::SyncStatus(s) => serde_json::to_value(s).unwrap_or(serde_json::Value::Null),
             CoreEvent::VaultLocked { reason } => serde_json::json!({ "reason": reason }),
+            CoreEvent::RefundsChanged { out_refund_nos } => serde_json::json!({ "out_refund_nos": out_refund_nos }),
+            CoreEvent::ApplicationsNew { applications } => serde_json::json!({ "applications": applications }),
         }
     }
 }
@@ -103,11 +118,17 @@ pub struct BackgroundOptions {
     pub sync_every: Duration,
     /// How often the idle lock is checked.
     pub idle_check_every: Duration,
+    /// How often the ledger is looked at for new refund applications (they arrive through the receiver).
+    pub applications_every: Duration,
 }
 
 impl Default for BackgroundOptions {
     fn default() -> Self {
-        BackgroundOptions { sync_every: Duration::from_secs(60), idle_check_every: Duration::from_secs(15) }
+        BackgroundOptions {
+            sync_every: Duration::from_secs(60),
+            idle_check_every: Duration::from_secs(15),
+            applications_every: Duration::from_secs(5),
+        }
     }
 }
 
@@ -144,7 +165,7 @@ struct SyncState {
 }
 
 #[derive(Debug)]
-struct Inner {
+pub(crate) struct Inner {
     paths: Paths,
     options: CoreOptions,
     config: RwLock<Option<AppConfig>>,
@@ -157,6 +178,10 @@ struct Inner {
     in_flight: InFlight,
     sandbox: Mutex<Option<FoundSandbox>>,
     unlocked: Notify,
+    /// The highest refund application id the desk has announced (`None` until the first look after unlock).
+    pub(crate) last_seen_application: Mutex<Option<i64>>,
+    /// One refund round at a time, and never a refund sent twice at once by this process.
+    pub(crate) refund_lock: tokio::sync::Mutex<()>,
 }
 
 /// The app: cheap to clone (an `Arc` inside), safe to share between commands and the background task.
@@ -165,7 +190,7 @@ pub struct Core {
     inner: Arc<Inner>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -193,6 +218,8 @@ impl Core {
                 in_flight: InFlight::default(),
                 sandbox: Mutex::new(None),
                 unlocked: Notify::new(),
+                last_seen_application: Mutex::new(None),
+                refund_lock: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -207,7 +234,7 @@ impl Core {
         self.inner.events.subscribe()
     }
 
-    fn emit(&self, event: CoreEvent) {
+    pub(crate) fn emit(&self, event: CoreEvent) {
         // No subscriber (the CLI) is fine.
         let _ = self.inner.events.send(event);
     }
@@ -222,7 +249,7 @@ impl Core {
         e.to_ui(self.locale())
     }
 
-    fn config(&self) -> Option<AppConfig> {
+    pub(crate) fn config(&self) -> Option<AppConfig> {
         self.inner.config.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
@@ -230,12 +257,29 @@ impl Core {
         *self.inner.config.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(config);
     }
 
+    pub(crate) fn inner_ref(&self) -> &Inner {
+        &self.inner
+    }
+
+    pub(crate) fn options(&self) -> &CoreOptions {
+        &self.inner.options
+    }
+
     fn timeouts(&self) -> (Duration, Duration) {
         (self.inner.options.connect_timeout, self.inner.options.timeout)
     }
 
-    async fn session(&self) -> CoreResult<Arc<Session>> {
+    pub(crate) async fn session(&self) -> CoreResult<Arc<Session>> {
         self.inner.session.read().await.clone().ok_or(CoreError::VaultLocked)
+    }
+
+    /// The session, for commands only the owner may run (`forbidden` for the staff login).
+    pub(crate) async fn owner_session(&self) -> CoreResult<Arc<Session>> {
+        let session = self.session().await?;
+        if session.role != Role::Owner {
+            return Err(CoreError::Forbidden);
+        }
+        Ok(session)
     }
 
     /// Records owner activity (resets the idle timer).
@@ -253,7 +297,14 @@ impl Core {
         }
     }
 
-    async fn audit(&self, session: &Session, action: &str, subject: String, result: AuditResult, detail: String) {
+    pub(crate) async fn audit(
+        &self,
+        session: &Session,
+        action: &str,
+        subject: String,
+        result: AuditResult,
+        detail: String,
+    ) {
         let entry = NewAuditEntry {
             actor: session.actor.clone(),
             action: action.into(),
@@ -285,10 +336,12 @@ impl Core {
             }),
             ledger: config.as_ref().map(|c| c.ledger.clone()),
             certificate,
-            user: config
-                .as_ref()
-                .filter(|_| vault == VaultState::Unlocked)
-                .map(|c| UserInfo { name: c.owner_name.clone(), role: "owner".into() }),
+            user: match (config.as_ref(), self.inner.session.read().await.as_ref()) {
+                (Some(c), Some(s)) if vault == VaultState::Unlocked => {
+                    Some(UserInfo { name: c.owner_name.clone(), role: s.role.as_str().into() })
+                }
+                _ => None,
+            },
         }
     }
 
@@ -300,10 +353,17 @@ impl Core {
             return Err(CoreError::NotConfigured);
         }
         let password = Secret::from(password);
-        let contents = tokio::task::spawn_blocking(move || vault::open(&path, password.expose()))
-            .await
-            .map_err(|e| CoreError::Internal(format!("vault task: {e}")))??;
-        let session = Arc::new(session::open(&config, &contents, self.timeouts()).await?);
+        let staff_path = self.inner.paths.staff_vault_file();
+        // The owner's vault first; the staff vault only when the password does not open it.
+        let (contents, role) = tokio::task::spawn_blocking(move || match vault::open(&path, password.expose()) {
+            Err(CoreError::WrongPassword) if vault::exists(&staff_path) => {
+                vault::open(&staff_path, password.expose()).map(|c| (c, Role::Staff))
+            }
+            other => other.map(|c| (c, Role::Owner)),
+        })
+        .await
+        .map_err(|e| CoreError::Internal(format!("vault task: {e}")))??;
+        let session = Arc::new(session::open(&config, &contents, self.timeouts(), role).await?);
         self.audit(
             &session,
             "vault.unlock",
@@ -320,6 +380,7 @@ impl Core {
 
     async fn lock_now(&self, reason: LockReason) -> bool {
         let was = self.inner.session.write().await.take();
+        *lock(&self.inner.last_seen_application) = None;
         if was.is_some() {
             self.emit(CoreEvent::VaultLocked { reason });
         }
@@ -360,7 +421,7 @@ impl Core {
 
     /// `settings_update` (unlocked only; audited). The refund threshold is also kept with the merchant in the ledger.
     pub async fn settings_update(&self, settings: Settings) -> CoreResult<Settings> {
-        let session = self.session().await?;
+        let session = self.owner_session().await?;
         validate_settings(&settings)?;
         let mut config = self.config().ok_or(CoreError::NotConfigured)?;
         let before = config.settings;
@@ -516,7 +577,7 @@ impl Core {
         config.save(&self.inner.paths)?;
         self.set_config(config.clone());
 
-        let session = Arc::new(session::open(&config, &contents, self.timeouts()).await?);
+        let session = Arc::new(session::open(&config, &contents, self.timeouts(), Role::Owner).await?);
         *self.inner.session.write().await = Some(session);
         self.touch();
         self.inner.unlocked.notify_waiters();
@@ -580,7 +641,7 @@ impl Core {
 
     /// `order_close`: NOTPAY only (`invalid_input` otherwise); closeorder, then a query records the outcome.
     pub async fn order_close(&self, out_trade_no: &str) -> CoreResult<OrderDetail> {
-        let session = self.session().await?;
+        let session = self.owner_session().await?;
         self.touch();
         let (order, _guard) = self.hold(&session, out_trade_no).await?;
         let locale = self.locale();
@@ -693,6 +754,8 @@ impl Core {
         sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut idle_tick = tokio::time::interval(options.idle_check_every);
         idle_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut applications_tick = tokio::time::interval(options.applications_every);
+        applications_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(stop);
         loop {
             let run = tokio::select! {
@@ -701,12 +764,23 @@ impl Core {
                     self.check_idle_lock().await;
                     false
                 }
+                _ = applications_tick.tick() => {
+                    if self.inner.session.read().await.is_some() {
+                        if let Err(e) = self.look_for_new_applications().await {
+                            tracing::warn!("looking for new refund applications failed: {e}");
+                        }
+                    }
+                    false
+                }
                 _ = sync_tick.tick() => true,
                 _ = self.inner.unlocked.notified() => true,
             };
             if run && self.inner.session.read().await.is_some() {
                 if let Err(e) = self.sync_round().await {
                     tracing::warn!("sync round failed: {e}");
+                }
+                if let Err(e) = self.refund_round().await {
+                    tracing::warn!("refund round failed: {e}");
                 }
             }
         }

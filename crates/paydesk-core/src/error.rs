@@ -115,6 +115,15 @@ pub enum CoreError {
     /// A file in the data directory could not be read or written.
     #[error("file {path}: {source}")]
     Io { path: String, source: std::io::Error },
+    /// The staff login may not do this (approve, reject, send, settings).
+    #[error("not allowed for the staff role")]
+    Forbidden,
+    /// The refund is above the owner's threshold: ask for the owner password and call again with it.
+    #[error("the owner password is required for this refund")]
+    PasswordRequired { amount_fen: i64, threshold_fen: i64 },
+    /// A refund guard blocked the refund; the sentence names the guard and says why.
+    #[error("refund blocked: {0}")]
+    RefundGuard(Msg),
     /// A bug or an impossible state; details are logged, not shown.
     #[error("internal: {0}")]
     Internal(String),
@@ -160,6 +169,9 @@ impl CoreError {
                 | ledger::Error::UnsupportedUrl(_) => "invalid_input",
                 _ => "internal",
             },
+            CoreError::Forbidden => "forbidden",
+            CoreError::PasswordRequired { .. } => "password_required",
+            CoreError::RefundGuard(_) => "refund_guard",
             CoreError::Io { .. } | CoreError::Internal(_) => "internal",
         }
     }
@@ -181,7 +193,25 @@ impl CoreError {
             CoreError::NotConfigured => {
                 Msg::new("尚未完成设置：请先运行设置向导。", "Paydesk is not set up yet: run the setup wizard first.")
             }
-            CoreError::NotFound(m) | CoreError::InvalidInput(m) | CoreError::Refused(m) => m.clone(),
+            CoreError::NotFound(m) | CoreError::InvalidInput(m) | CoreError::Refused(m) | CoreError::RefundGuard(m) => {
+                m.clone()
+            }
+            CoreError::Forbidden => Msg::new(
+                "店员账号不能做这个操作：请店主登录后处理。",
+                "The staff login cannot do this: ask the owner to sign in.",
+            ),
+            CoreError::PasswordRequired { amount_fen, threshold_fen } => Msg::new(
+                format!(
+                    "这笔退款 ¥{} 超过了 ¥{}：请输入店主密码确认。",
+                    wxpay::Fen(*amount_fen).to_yuan_string(),
+                    wxpay::Fen(*threshold_fen).to_yuan_string()
+                ),
+                format!(
+                    "This refund of ¥{} is above ¥{}: enter the owner password to confirm.",
+                    wxpay::Fen(*amount_fen).to_yuan_string(),
+                    wxpay::Fen(*threshold_fen).to_yuan_string()
+                ),
+            ),
             CoreError::WeChat(e) => explain_wechat(e).1,
             CoreError::Certificate(e) => certificate_msg(e),
             CoreError::ClientConfig(e) => match e {

@@ -11,11 +11,14 @@
 //! - [`session`]: the unlocked state (ledger + WeChat Pay client).
 //! - [`orders`]: list, detail, query now, close.
 //! - [`sync`]: status sync of orders whose outcome is unknown (ARCHITECTURE.md §3), its schedule and rounds.
+//! - [`refunds`]: the application queue, the guards, sending over mutual TLS, retries, tracking to the end.
+//! - [`audit`]: the audit log page: paging, chain verification, CSV export.
 //! - [`dashboard`]: today's figures and the 14-day chart.
 //! - [`error`]: [`CoreError`] and the `{ code, message }` the UI gets ([`UiError`]), in zh-CN or English.
 //!
 //! Decisions: `docs/decisions/0007-vault-and-status-sync.md`.
 
+pub mod audit;
 pub mod config;
 pub mod contract;
 pub mod core;
@@ -23,6 +26,8 @@ pub mod dashboard;
 pub mod error;
 pub mod orders;
 pub mod paths;
+pub mod refund_commands;
+pub mod refunds;
 pub mod secret;
 pub mod session;
 pub mod setup;
@@ -31,5 +36,7 @@ pub mod vault;
 
 pub use crate::core::{BackgroundOptions, BackgroundTask, Core, CoreEvent, CoreOptions};
 pub use crate::error::{CoreError, CoreResult, Locale, UiError};
+pub use crate::refunds::RefundChecked;
 pub use crate::secret::Secret;
+pub use crate::session::Role;
 pub use crate::sync::SyncReport;

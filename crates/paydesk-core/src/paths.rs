@@ -41,6 +41,16 @@ impl Paths {
         self.data_dir.join("vault.json")
     }
 
+    /// The staff login's vault: the API key and the ledger URL, never the certificate.
+    pub fn staff_vault_file(&self) -> PathBuf {
+        self.data_dir.join("staff-vault.json")
+    }
+
+    /// Where CSV exports go when the OS has no Downloads folder.
+    pub fn exports_dir(&self) -> PathBuf {
+        self.data_dir.join("exports")
+    }
+
     pub fn ledger_file(&self) -> PathBuf {
         self.data_dir.join("ledger.db")
     }

@@ -13,14 +13,32 @@ use crate::error::{CoreError, CoreResult};
 use crate::setup::{self, Endpoint};
 use crate::vault::VaultContents;
 
+/// Who unlocked the desk: the owner (the owner password: every command) or staff (the staff password, a vault
+/// without the API certificate: orders and registering refund applications only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Owner,
+    Staff,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Staff => "staff",
+        }
+    }
+}
+
 /// What an unlocked desk holds.
 #[derive(Debug)]
 pub struct Session {
+    pub role: Role,
     pub ledger: Ledger,
     pub client: WxPayClient,
     /// This merchant's row in the ledger.
     pub merchant_id: MerchantId,
-    /// Who acts in timeline and audit entries: `desk:<owner name>`.
+    /// Who acts in timeline and audit entries: `desk:<owner name>`, or `staff:<owner name>` for the staff login.
     pub actor: String,
     /// False when the API certificate could not be loaded (e.g. it expired): refunds are refused until it is
     /// replaced; everything else works.
@@ -46,6 +64,7 @@ pub(crate) async fn open(
     config: &AppConfig,
     contents: &VaultContents,
     timeouts: (Duration, Duration),
+    role: Role,
 ) -> CoreResult<Session> {
     let merchant = setup::merchant(&config.merchant, &contents.api_key)?;
     let endpoint = match &config.sandbox {
@@ -73,10 +92,13 @@ pub(crate) async fn open(
         Err(e) => return Err(e),
     };
     let ledger = Ledger::open(&contents.ledger_url).await?;
-    let actor = format!("desk:{}", config.owner_name);
+    let actor = match role {
+        Role::Owner => format!("desk:{}", config.owner_name),
+        Role::Staff => format!("staff:{}", config.owner_name),
+    };
     let merchant_id = match ledger.merchant_by_mch_id(&merchant.mch_id).await? {
         Some(m) => m.id,
         None => ledger.upsert_merchant(&merchant_settings(config)?, &actor, Utc::now()).await?.id,
     };
-    Ok(Session { ledger, client: WxPayClient::new(merchant, transport), merchant_id, actor, certificate_loaded })
+    Ok(Session { role, ledger, client: WxPayClient::new(merchant, transport), merchant_id, actor, certificate_loaded })
 }

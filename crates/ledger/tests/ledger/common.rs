@@ -196,6 +196,8 @@ pub fn approval(out_refund_no: &str) -> Approval {
         note: None,
         at: now(),
         max_age: Duration::days(365),
+        amount: None,
+        refund_desc: None,
     }
 }
 

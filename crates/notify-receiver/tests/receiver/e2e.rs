@@ -99,6 +99,8 @@ pub async fn simulator_with_faults_pays_and_notifies_and_the_ledger_ends_exactly
             note: None,
             at: Utc::now(),
             max_age: chrono::Duration::days(365),
+            amount: None,
+            refund_desc: None,
         };
         let refund = l.approve_application(ApplicationId(a.json()["id"].as_i64().unwrap()), &approval).await.unwrap();
         let total = expected[*no].0;

@@ -155,6 +155,8 @@ async fn refund_in_progress(db: &TestDb, r: &Receiver, no: &str, n: u64, out_ref
         note: None,
         at: Utc::now(),
         max_age: chrono::Duration::days(365),
+        amount: None,
+        refund_desc: None,
     };
     let refund = l.approve_application(app, &approval).await.unwrap();
     let accepted = RefundId::new("50300103182024060113419046597").unwrap();
