@@ -469,6 +469,7 @@ const en: Messages = {
       empty: 'No refunds in progress',
       emptyAll: 'No refunds',
       count: '{n} refunds',
+      outRefundNo: 'Refund no.',
       order: 'Order',
       orderTotal: 'order total {amount}',
       createdBy: '{name} · {at}',

@@ -469,6 +469,7 @@ const zhCN = {
       empty: '没有进行中的退款',
       emptyAll: '没有退款记录',
       count: '{n} 笔',
+      outRefundNo: '退款单号',
       order: '订单',
       orderTotal: '订单金额 {amount}',
       createdBy: '{name} · {at}',
