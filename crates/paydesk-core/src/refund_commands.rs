@@ -483,7 +483,7 @@ impl Core {
                 };
                 let params = self.options().kdf;
                 let p = Secret::from(p);
-                tokio::task::spawn_blocking(move || vault::rewrite(&staff_path, p.expose(), &staff, params))
+                tokio::task::spawn_blocking(move || vault::create(&staff_path, p.expose(), &staff, params))
                     .await
                     .map_err(|e| CoreError::Internal(format!("vault task: {e}")))??;
             }

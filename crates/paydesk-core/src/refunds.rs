@@ -426,12 +426,9 @@ pub(crate) async fn send(
         match query(session, refund, actor).await {
             Ok(Some(_)) => return Ok(Sent::AlreadyAtWeChat),
             Ok(None) => {}
-            // Cannot ask now: try again later rather than risk a request WeChat may already have.
-            Err(e) => {
-                let next = next_retry_at(refund.attempts, Utc::now());
-                session.ledger.schedule_refund_check(refund.id, next, None).await?;
-                return Err(e);
-            }
+            // Cannot ask now: sending again is still safe (WeChat treats the same out_refund_no with the same
+            // amount as the same refund), and it keeps the retries moving while queries fail.
+            Err(e) => tracing::warn!(out_refund_no = %refund.out_refund_no, "refundquery before a retry failed: {e}"),
         }
     }
     if !session.certificate_loaded {

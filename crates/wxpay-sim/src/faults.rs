@@ -33,6 +33,9 @@ pub struct Faults {
     pub refund_outcome: Option<RefundStatus>,
     /// Refund calls are answered FREQUENCY_LIMITED.
     pub frequency_limited: bool,
+    /// New refunds are refused with this err_code and nothing is done (e.g. `USER_ACCOUNT_ABNORMAL`: the payer's
+    /// account is frozen; `TRADE_OVERDUE`). A repeat of an existing refund is still answered as before.
+    pub refund_refusal: Option<String>,
 }
 
 /// What the fault roll says about one API call.

@@ -459,6 +459,9 @@ impl Sim {
             m.refunds_of(&order).into_iter().filter(|r| r.refund_status != RefundStatus::RefundClose).collect();
         let refunded = counted.iter().fold(Fen::ZERO, |sum, r| sum.checked_add(r.refund_fee).unwrap_or(sum));
         let faults = m.faults_for(Some(&order_key)).clone();
+        if let Some(code) = &faults.refund_refusal {
+            return Err(Refusal::new(ErrCode::parse(code), "退款被拒绝（模拟）"));
+        }
         model::check_new_refund(&RefundAsk {
             order: &order,
             refunded,
