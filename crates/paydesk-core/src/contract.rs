@@ -58,6 +58,8 @@ pub struct AppStatus {
     pub ledger: Option<LedgerInfo>,
     pub certificate: Option<CertificateView>,
     pub user: Option<UserInfo>,
+    /// A staff login (its own password) is set up.
+    pub staff_login: bool,
 }
 
 /// The owner's preferences.

@@ -342,6 +342,7 @@ impl Core {
                 }
                 _ => None,
             },
+            staff_login: vault::exists(&self.inner.paths.staff_vault_file()),
         }
     }
 
@@ -396,6 +397,9 @@ impl Core {
     /// `vault_change_password`: re-encrypts the vault under the new password (atomic). A wrong old password is
     /// `wrong_password` and changes nothing.
     pub async fn vault_change_password(&self, old_password: &str, new_password: &str) -> CoreResult<()> {
+        if self.session().await.is_ok_and(|s| s.role == Role::Staff) {
+            return Err(CoreError::Forbidden);
+        }
         vault::check_new_password(new_password)?;
         if self.config().is_none() {
             return Err(CoreError::NotConfigured);

@@ -46,6 +46,11 @@ impl Paths {
         self.data_dir.join("staff-vault.json")
     }
 
+    /// The id of the last refund application this desk announced (`applications-new`).
+    pub fn applications_seen_file(&self) -> PathBuf {
+        self.data_dir.join("applications-seen.txt")
+    }
+
     /// Where CSV exports go when the OS has no Downloads folder.
     pub fn exports_dir(&self) -> PathBuf {
         self.data_dir.join("exports")

@@ -47,7 +47,11 @@ impl Core {
 
     async fn refund_view(&self, session: &Session, refund: &Refund) -> CoreResult<RefundView> {
         let order = session.ledger.order(refund.order_id).await?;
-        Ok(refunds::view(refund, order.out_trade_no.as_str(), self.locale()))
+        let mut view = refunds::view(refund, order.out_trade_no.as_str(), self.locale());
+        if session.role == Role::Staff {
+            view.actions.retain(|a| *a == "query");
+        }
+        Ok(view)
     }
 
     /// Checks the owner password against the owner's vault (Argon2id; off the async threads). A wrong one is
@@ -433,15 +437,27 @@ impl Core {
     /// unlocking only remembers where the ledger stands (the queue shows what was already waiting).
     pub async fn look_for_new_applications(&self) -> CoreResult<usize> {
         let session = self.session().await?;
+        let seen_file = self.paths().applications_seen_file();
         let last = *lock(&self.inner_ref().last_seen_application);
-        let Some(after) = last else {
-            let last_id = session.ledger.last_application_id().await?;
-            *lock(&self.inner_ref().last_seen_application) = Some(last_id);
-            return Ok(0);
+        let after = match last {
+            Some(after) => after,
+            // After a restart or an unlock: from where this desk last announced, so applications that arrived
+            // while it was closed or locked are announced too; a new desk starts from where the ledger stands.
+            None => match std::fs::read_to_string(&seen_file).ok().and_then(|t| t.trim().parse::<i64>().ok()) {
+                Some(after) => after,
+                None => {
+                    let last_id = session.ledger.last_application_id().await?;
+                    self.remember_seen_application(last_id);
+                    return Ok(0);
+                }
+            },
         };
         let new = session.ledger.pending_applications_after(after, 50).await?;
-        let Some(max_id) = new.iter().map(|a| a.id.0).max() else { return Ok(0) };
-        *lock(&self.inner_ref().last_seen_application) = Some(max_id);
+        let Some(max_id) = new.iter().map(|a| a.id.0).max() else {
+            *lock(&self.inner_ref().last_seen_application) = Some(after);
+            return Ok(0);
+        };
+        self.remember_seen_application(max_id);
         let now = Utc::now();
         let mut rows = Vec::new();
         for app in new.iter().filter(|a| a.merchant_id == session.merchant_id) {
@@ -452,6 +468,13 @@ impl Core {
             self.emit(CoreEvent::ApplicationsNew { applications: rows });
         }
         Ok(count)
+    }
+
+    fn remember_seen_application(&self, id: i64) {
+        *lock(&self.inner_ref().last_seen_application) = Some(id);
+        if let Err(e) = crate::paths::write_atomic(&self.paths().applications_seen_file(), id.to_string().as_bytes()) {
+            tracing::warn!("the last announced application was not saved: {e}");
+        }
     }
 
     // ---- Staff login -------------------------------------------------------------------------------------------
