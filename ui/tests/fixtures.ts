@@ -76,6 +76,7 @@ export function appStatus(over: Partial<AppStatus> = {}): AppStatus {
     ledger: { kind: 'sqlite', display: 'paydesk.sqlite' },
     certificate: null,
     user: { name: '王老板', role: 'owner' },
+    staff_login: false,
     ...over,
   }
 }

@@ -13,6 +13,8 @@ export const setStaffPassword = (ownerPassword: string, staffPassword: string | 
   backend().call('staff_password_set', { ownerPassword, staffPassword })
 /** Webview activity: resets the shell's idle-lock timer. */
 export const touchSession = () => backend().call('session_touch')
+/** Tells the shell the first screen is on (its start-up measurement); harmless when nobody listens. */
+export const reportFirstScreen = () => backend().call('ui_first_screen')
 
 export const onVaultLocked = (handler: (payload: EventMap['vault-locked']) => void) =>
   backend().on('vault-locked', handler)

@@ -50,6 +50,7 @@ export interface AppStatus {
   ledger: { kind: 'sqlite' | 'postgres'; display: string } | null
   certificate: CertificateInfo | null
   user: { name: string; role: UserRole } | null
+  staff_login: boolean
 }
 
 export type UserRole = 'owner' | 'staff'
@@ -383,6 +384,7 @@ export interface CommandMap {
   settings_get: { args: NoArgs; result: Settings }
   settings_update: { args: { settings: Settings }; result: Settings }
   session_touch: { args: NoArgs; result: null }
+  ui_first_screen: { args: NoArgs; result: null }
   staff_password_set: { args: { ownerPassword: string; staffPassword: string | null }; result: null }
 
   setup_sandbox_defaults: { args: NoArgs; result: SandboxDefaults }
