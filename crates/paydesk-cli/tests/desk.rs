@@ -236,3 +236,51 @@ async fn a_wrong_or_missing_password_exits_1_and_changes_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no set-up desk"), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refund_apply_approve_sync_and_reject_from_a_script() {
+    let w = world().await;
+    w.order("RF1", 5_000, true, true).await;
+    w.order("RF2", 3_000, true, true).await;
+    assert_eq!(w.cli(&["sync"], Some(PASSWORD)).await.status.code(), Some(0));
+
+    // An application entered at the desk, then approved in part.
+    let out = w
+        .cli(&["refund", "apply", "--order", "RF1", "--amount", "20.00", "--reason", "少发一件"], Some(PASSWORD))
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let app = json(&out);
+    assert_eq!((app["status"].as_str(), app["amount_fen"].as_i64()), (Some("PENDING"), Some(2_000)));
+    let id = app["id"].as_i64().unwrap().to_string();
+    let out = w.cli(&["refund", "list"], Some(PASSWORD)).await;
+    assert_eq!(json(&out)["applications"][0]["order"]["remaining_fen"], 5_000);
+    let out = w.cli(&["refund", "approve", &id, "--amount", "12.50", "--desc", "部分退款"], Some(PASSWORD)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let refund = json(&out);
+    assert_eq!((refund["phase"].as_str(), refund["amount_fen"].as_i64()), (Some("processing"), Some(1_250)));
+    let no = refund["out_refund_no"].as_str().unwrap().to_string();
+    // WeChat settles it; the next refund round (cron) learns it.
+    w.admin(&format!("/refunds/{no}/settle"), serde_json::json!({ "status": "SUCCESS" })).await;
+    let r =
+        w.ledger.refund_by_out_refund_no(w.merchant, &wxpay::OutRefundNo::new(&no).unwrap()).await.unwrap().unwrap();
+    w.ledger.schedule_refund_check(r.id, Some(Utc::now()), None).await.unwrap();
+    let out = w.cli(&["refund", "sync"], Some(PASSWORD)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)[0]["status_after"], "SUCCESS");
+    let out = w.cli(&["refund", "list", "--all"], Some(PASSWORD)).await;
+    let listing = json(&out);
+    assert_eq!(listing["refunds"][0]["phase"], "refunded");
+    assert_eq!(listing["applications"][0]["order"]["remaining_fen"], 3_750);
+
+    // A rejection needs a reason and keeps it; approving it afterwards is refused (exit 1).
+    let out = w
+        .cli(&["refund", "apply", "--order", "RF2", "--amount-fen", "3000", "--reason", "不满意"], Some(PASSWORD))
+        .await;
+    let id = json(&out)["id"].as_i64().unwrap().to_string();
+    let out = w.cli(&["refund", "reject", &id, "--reason", "已超过七天无理由期"], Some(PASSWORD)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["decision_note"], "已超过七天无理由期");
+    let out = w.cli(&["refund", "approve", &id], Some(PASSWORD)).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("[invalid_input]"), "{}", stderr(&out));
+}
