@@ -4,7 +4,12 @@
 //!
 //! Environment (for the sandbox script and the end-to-end tests; a shop owner sets none of them):
 //! `PAYDESK_DATA_DIR` overrides the app data directory (default: Tauri's per-user app data dir, which is
-//! `%APPDATA%\com.paydesk.desktop` on Windows); `PAYDESK_SYNC_SECONDS` the sync interval (default 60).
+//! `%APPDATA%\com.paydesk.desktop` on Windows); `PAYDESK_SYNC_SECONDS` the sync interval (default 60);
+//! `PAYDESK_REFUND_MIN_INTERVAL_MS` the least time between two refund requests on one order (default 60000,
+//! WeChat's one a minute; the end-to-end tests lengthen it so the "interval" guard holds however slow the run);
+//! `PAYDESK_DEMO_PASSWORD` unlocks a **sandbox** desk at start (the demo's password; ignored for a real merchant);
+//! `PAYDESK_STARTUP_FILE` receives the milliseconds from process start to the webview's first screen
+//! (`scripts/bench-app`).
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
@@ -30,12 +35,55 @@ fn background_options() -> BackgroundOptions {
     options
 }
 
+/// `PAYDESK_REFUND_MIN_INTERVAL_MS`, when set.
+fn refund_min_interval_from_env() -> Option<chrono::Duration> {
+    let ms = std::env::var("PAYDESK_REFUND_MIN_INTERVAL_MS").ok()?.trim().parse::<i64>().ok()?;
+    Some(chrono::Duration::milliseconds(ms.max(0)))
+}
+
+/// When the process started (for the start-up measurement).
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// The webview says its first screen is painted: writes the elapsed milliseconds to `PAYDESK_STARTUP_FILE`, once.
+#[tauri::command]
+fn ui_first_screen() {
+    static REPORTED: std::sync::Once = std::sync::Once::new();
+    REPORTED.call_once(|| {
+        let Some(started) = STARTED.get() else { return };
+        let ms = started.elapsed().as_millis();
+        if let Some(path) = std::env::var_os("PAYDESK_STARTUP_FILE") {
+            if let Err(e) = std::fs::write(&path, format!("{ms}\n")) {
+                eprintln!("start-up time not written: {e}");
+            }
+        }
+    });
+}
+
+/// The sandbox demo opens unlocked (its password is public: `paydesk-demo`). A real merchant's desk never is.
+fn unlock_demo(core: &Core) {
+    let Some(password) = std::env::var("PAYDESK_DEMO_PASSWORD").ok().filter(|p| !p.is_empty()) else { return };
+    tauri::async_runtime::block_on(async {
+        let sandbox = core.app_status().await.merchant.is_some_and(|m| m.sandbox);
+        if !sandbox {
+            eprintln!("PAYDESK_DEMO_PASSWORD ignored: this desk is not the sandbox");
+            return;
+        }
+        if let Err(e) = core.vault_unlock(&password).await {
+            eprintln!("the sandbox desk did not unlock: {}", core.ui_error(&e));
+        }
+    });
+}
+
 fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     let dir = data_dir(app)?;
     std::fs::create_dir_all(&dir)?;
     // CSV exports go to the OS's Downloads folder (Tauri's path API: the same on Windows, macOS and Linux).
-    let options = CoreOptions { exports_dir: app.path().download_dir().ok(), ..CoreOptions::default() };
+    let mut options = CoreOptions { exports_dir: app.path().download_dir().ok(), ..CoreOptions::default() };
+    if let Some(interval) = refund_min_interval_from_env() {
+        options.refund_min_interval = interval;
+    }
     let core = Core::open(dir, options).map_err(|e| e.to_string())?;
+    unlock_demo(&core);
 
     // Core events → webview events of the same name.
     let mut events = core.subscribe();
@@ -92,6 +140,7 @@ fn has_display() -> bool {
 }
 
 fn main() {
+    STARTED.get_or_init(std::time::Instant::now);
     if !has_display() {
         eprintln!("Paydesk needs a display: none is set (DISPLAY / WAYLAND_DISPLAY). Run it in a desktop session, or under Xvfb (scripts/sandbox does that).");
         std::process::exit(1);
@@ -132,6 +181,7 @@ fn main() {
             commands::audit_list,
             commands::audit_verify,
             commands::audit_export_csv,
+            ui_first_screen,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {
