@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use wxpay::{FeeAmount, Fen};
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::{append_in, audit};
 use crate::db::{args, sqlite_bulk_insert, ts_text, Arg, Row, Tx};
@@ -23,7 +23,7 @@ use crate::sqlite_direct::{append_audit, DirectSqlite};
 use crate::Ledger;
 
 const FILE_COLS: &str = "id, merchant_id, bill_date, bill_type, source, file_name, sha256, byte_len, row_count, \
-    total_count, settlement_total_fen, refund_total_fen, recharge_refund_total_fen, fee_total_units, order_total_fen, \
+    summary_differences, total_count, settlement_total_fen, refund_total_fen, recharge_refund_total_fen, fee_total_units, order_total_fen, \
     refund_requested_fen, imported_by, imported_at";
 
 /// The stored columns of a row, after `bill_file_id`, in insert order.
@@ -40,11 +40,14 @@ const INSERT_FILE: &str = "INSERT INTO bill_files (merchant_id, bill_date, bill_
     order_total_fen, refund_requested_fen, imported_by, imported_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
     ON CONFLICT (merchant_id, bill_date, bill_type, sha256) DO NOTHING RETURNING id";
-const SET_ROW_COUNT: &str = "UPDATE bill_files SET row_count = $1 WHERE id = $2";
+/// The end of an import: the row count, the summary (the last lines of the file) and how it compares with the rows.
+const FINISH_FILE: &str = "UPDATE bill_files SET row_count = $1, total_count = $2, settlement_total_fen = $3, \
+    refund_total_fen = $4, recharge_refund_total_fen = $5, fee_total_units = $6, order_total_fen = $7, \
+    refund_requested_fen = $8, summary_differences = $9 WHERE id = $10";
 
 /// Rows handed to the SQLite writer thread at a time: the caller's rows are borrowed, so each chunk is copied to
 /// cross into `spawn_blocking`; two chunks in the channel keep the copying ahead of the writer with little memory.
-const DIRECT_CHUNK_ROWS: usize = 4096;
+pub const IMPORT_CHUNK_ROWS: usize = 4096;
 
 fn import_audit(file: &NewBillFile, sha: &str, id: BillFileId, rows: i64) -> NewAuditEntry {
     let detail = serde_json::json!({
@@ -69,6 +72,10 @@ fn file_from_row(row: &Row) -> Result<BillFile> {
         sha256: row.text("sha256")?,
         byte_len: row.i64("byte_len")?,
         row_count: row.i64("row_count")?,
+        summary_differences: row
+            .opt_text("summary_differences")?
+            .map(|t| serde_json::from_str(&t).map_err(|e| Error::Corrupt(format!("summary_differences: {e}"))))
+            .transpose()?,
         summary: BillSummary {
             total_count: row.opt_i64("total_count")?,
             settlement_total: row.opt_i64("settlement_total_fen")?.map(Fen),
@@ -170,24 +177,6 @@ async fn insert_rows_sqlite(tx: &mut Tx, file: BillFileId, rows: &[BillRow]) -> 
     .await
 }
 
-/// The SQLite import on a rusqlite connection ([`crate::sqlite_direct`]): `true` if the file was new and is now
-/// committed with its rows, `false` if the same bytes were imported before (nothing written). The rows cross to
-/// the writer thread in [`Chunk`]s; if this future is dropped the channel closes and the writer rolls back.
-async fn import_direct(direct: DirectSqlite, file: &NewBillFile, sha: &str, rows: &[BillRow]) -> Result<bool> {
-    let (sender, receiver) = mpsc::channel(2);
-    let (file_owned, sha_owned, total) = (file.clone(), sha.to_owned(), rows.len());
-    let writer = tokio::task::spawn_blocking(move || write_direct(&direct, &file_owned, &sha_owned, total, receiver));
-    for part in rows.chunks(DIRECT_CHUNK_ROWS) {
-        if sender.send(Chunk::of(part)).await.is_err() {
-            break; // the writer stopped early: already imported, or failed (its result says which)
-        }
-    }
-    // `sender` lives until the writer is done: the writer commits only while someone still waits for it.
-    let result = writer.await.map_err(|_| sqlx::Error::WorkerCrashed)?;
-    drop(sender);
-    result
-}
-
 /// A value of a bill row on its way to the writer thread.
 #[derive(Debug, Clone, Copy)]
 enum Value {
@@ -266,10 +255,6 @@ impl Chunk {
         push_ts_text(&mut self.text, t);
         self.values.push(Value::Text(start, self.text.len()));
     }
-
-    fn rows(&self) -> usize {
-        self.values.len() / ROW_COL_COUNT
-    }
 }
 
 /// Appends [`ts_text`]`(t)` without `format!`, which took 3,500 instructions a timestamp (more than binding the
@@ -291,16 +276,26 @@ fn push_ts_text(out: &mut String, t: DateTime<Utc>) {
     }
 }
 
+/// What the SQLite writer thread receives after the file row: rows, then the end of the file.
+#[derive(Debug)]
+enum Message {
+    Rows(Chunk),
+    Finish { summary: BillSummary, differences: Option<String> },
+}
+
 /// The writer thread: the whole import in one `BEGIN IMMEDIATE` transaction (as [`crate::db::Db::begin`]), which
-/// any early return drops, rolling it back — so a failing row leaves neither the file nor any row behind.
+/// any early return drops, rolling it back — so a failing row leaves neither the file nor any row behind, and so
+/// does a session dropped before [`BillImportSession::finish`] (the channel closes). `started` learns first whether
+/// the file is new (`Some(id)`) or was imported before (`None`: nothing is written, the thread ends); a failure
+/// before that drops `started` and is this function's result.
 fn write_direct(
     direct: &DirectSqlite,
     file: &NewBillFile,
     sha: &str,
-    total: usize,
-    mut chunks: mpsc::Receiver<Chunk>,
-) -> Result<bool> {
-    // Only seen by nobody: the caller dropped the future, closing the channel.
+    started: oneshot::Sender<Option<BillFileId>>,
+    mut messages: mpsc::Receiver<Message>,
+) -> Result<()> {
+    // Only seen by nobody: the caller dropped the session, closing the channel.
     let abandoned = || Error::Conflict("bill import abandoned by its caller".into());
     let mut conn = direct.open()?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -329,36 +324,55 @@ fn write_direct(
             |row| row.get(0),
         )
         .optional()?;
-    let Some(id) = id.map(BillFileId) else { return Ok(false) };
+    let Some(id) = id.map(BillFileId) else {
+        let _ = started.send(None);
+        return Ok(());
+    };
+    started.send(Some(id)).map_err(|_| abandoned())?;
     let placeholders = vec!["?"; ROW_COL_COUNT + 1].join(", ");
     let mut insert =
         tx.prepare(&format!("INSERT INTO bill_rows (bill_file_id, {ROW_COLS}) VALUES ({placeholders})"))?;
     // Bindings stay between executions: the file id is bound once, the row's values over it each time.
     insert.raw_bind_parameter(1, id.0)?;
-    let (mut received, mut count) = (0, 0_usize);
-    while received < total {
-        let chunk = chunks.blocking_recv().ok_or_else(abandoned)?;
-        received += chunk.rows();
-        for row in chunk.values.chunks_exact(ROW_COL_COUNT) {
-            for (at, value) in (2..).zip(row) {
-                match *value {
-                    Value::Null => insert.raw_bind_parameter(at, rusqlite::types::Null)?,
-                    Value::Int(v) => insert.raw_bind_parameter(at, v)?,
-                    Value::Text(start, end) => insert.raw_bind_parameter(at, &chunk.text[start..end])?,
+    let mut count = 0_usize;
+    let (summary, differences) = loop {
+        match messages.blocking_recv().ok_or_else(abandoned)? {
+            Message::Rows(chunk) => {
+                for row in chunk.values.chunks_exact(ROW_COL_COUNT) {
+                    for (at, value) in (2..).zip(row) {
+                        match *value {
+                            Value::Null => insert.raw_bind_parameter(at, rusqlite::types::Null)?,
+                            Value::Int(v) => insert.raw_bind_parameter(at, v)?,
+                            Value::Text(start, end) => insert.raw_bind_parameter(at, &chunk.text[start..end])?,
+                        }
+                    }
+                    count += insert.raw_execute()?;
                 }
             }
-            count += insert.raw_execute()?;
+            Message::Finish { summary, differences } => break (summary, differences),
         }
-    }
+    };
     drop(insert);
     let count = i64::try_from(count).map_err(|_| Error::InvalidInput("too many rows".into()))?;
-    tx.execute(SET_ROW_COUNT, params![count, id.0])?;
+    let s = &summary;
+    tx.execute(
+        FINISH_FILE,
+        params![
+            count,
+            s.total_count,
+            s.settlement_total.map(Fen::get),
+            s.refund_total.map(Fen::get),
+            s.recharge_refund_total.map(Fen::get),
+            s.fee_total.map(|f| f.0),
+            s.order_total.map(Fen::get),
+            s.refund_requested_total.map(Fen::get),
+            differences,
+            id.0
+        ],
+    )?;
     append_audit(&tx, &import_audit(file, sha, id, count))?;
-    if chunks.is_closed() {
-        return Err(abandoned());
-    }
     tx.commit()?;
-    Ok(true)
+    Ok(())
 }
 
 async fn insert_rows_pg(
@@ -425,25 +439,167 @@ async fn insert_rows_pg(
     Ok(inserted)
 }
 
-impl Ledger {
-    /// Imports a bill file and its rows in one transaction. The same bytes (same SHA-256) for the same merchant,
-    /// day and type are recognised and nothing is added (`already_imported`). Audited.
-    pub async fn import_bill(&self, file: &NewBillFile, rows: &[BillRow]) -> Result<BillImport> {
-        if file.sha256.len() != 64 || !file.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::InvalidInput("sha256 must be 64 hex digits".into()));
+/// How a [`BillImportSession`] writes.
+#[derive(Debug)]
+enum Writer {
+    /// The SQLite writer thread ([`write_direct`]) and its channel.
+    Direct { messages: mpsc::Sender<Message>, thread: tokio::task::JoinHandle<Result<()>> },
+    /// A transaction of the pool (PostgreSQL, in-memory SQLite).
+    Pool(Tx),
+}
+
+/// What [`Ledger::begin_bill_import`] found.
+#[derive(Debug)]
+pub enum BillImportStart {
+    /// The file is new: push its rows, then [`BillImportSession::finish`].
+    Started(BillImportSession),
+    /// The same bytes were imported before: nothing was written.
+    AlreadyImported(BillFile),
+}
+
+/// One bill file being imported, rows pushed in chunks (never all in memory), all in one transaction: nothing is
+/// visible until [`BillImportSession::finish`], and a session dropped before that (or failing) leaves nothing.
+#[derive(Debug)]
+pub struct BillImportSession {
+    ledger: Ledger,
+    file: NewBillFile,
+    sha: String,
+    id: BillFileId,
+    rows: u64,
+    writer: Writer,
+}
+
+impl BillImportSession {
+    /// The new file's id.
+    pub fn file_id(&self) -> BillFileId {
+        self.id
+    }
+
+    /// Rows pushed so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Adds rows (in bill order). Any size works; [`IMPORT_CHUNK_ROWS`] at a time keeps memory flat.
+    pub async fn push(&mut self, rows: &[BillRow]) -> Result<()> {
+        match &mut self.writer {
+            Writer::Direct { messages, .. } => {
+                for part in rows.chunks(IMPORT_CHUNK_ROWS) {
+                    if messages.send(Message::Rows(Chunk::of(part))).await.is_err() {
+                        // The writer stopped: its result says why.
+                        return Err(self.fail().await);
+                    }
+                }
+            }
+            Writer::Pool(tx) => {
+                insert_rows_in(tx, self.id, rows).await?;
+            }
         }
-        let sha = file.sha256.to_ascii_lowercase();
+        self.rows += u64::try_from(rows.len()).unwrap_or(u64::MAX);
+        Ok(())
+    }
+
+    /// The writer's error after it stopped early.
+    async fn fail(&mut self) -> Error {
+        let Writer::Direct { thread, .. } = &mut self.writer else {
+            return Error::Conflict("bill import failed".into());
+        };
+        match thread.await {
+            Ok(Err(e)) => e,
+            Ok(Ok(())) => Error::Conflict("bill import ended early".into()),
+            Err(_) => Error::Database(sqlx::Error::WorkerCrashed),
+        }
+    }
+
+    /// Writes the summary (the bill's last lines), how it compares with the rows (`differences`: plain-text
+    /// differences, empty when they agree; `None` when not checked), the row count and the audit entry, and commits.
+    pub async fn finish(self, summary: &BillSummary, differences: Option<&[String]>) -> Result<BillImport> {
+        let differences = differences.map(|d| serde_json::Value::from(d.to_vec()).to_string());
+        let BillImportSession { ledger, file, sha, id, writer, .. } = self;
+        match writer {
+            Writer::Direct { messages, thread } => {
+                let finish = Message::Finish { summary: *summary, differences };
+                let sent = messages.send(finish).await;
+                // `messages` lives until the writer is done: the writer commits only while someone still waits.
+                let result = thread.await.map_err(|_| sqlx::Error::WorkerCrashed)?;
+                drop(messages);
+                result?;
+                if sent.is_err() {
+                    return Err(Error::Conflict("bill import ended early".into()));
+                }
+            }
+            Writer::Pool(mut tx) => {
+                let count =
+                    tx.fetch_one("SELECT COUNT(*) AS n FROM bill_rows WHERE bill_file_id = $1", args![id.0]).await?;
+                let count = count.i64("n")?;
+                let s = summary;
+                tx.execute(
+                    FINISH_FILE,
+                    args![
+                        count,
+                        s.total_count,
+                        s.settlement_total,
+                        s.refund_total,
+                        s.recharge_refund_total,
+                        s.fee_total.map(|f| f.0),
+                        s.order_total,
+                        s.refund_requested_total,
+                        differences,
+                        id.0
+                    ],
+                )
+                .await?;
+                append_in(&mut tx, &import_audit(&file, &sha, id, count)).await?;
+                tx.commit().await?;
+            }
+        }
+        let stored = ledger.bill_file(id).await?;
+        Ok(BillImport { file: stored, already_imported: false })
+    }
+}
+
+fn check_sha(sha256: &str) -> Result<String> {
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::InvalidInput("sha256 must be 64 hex digits".into()));
+    }
+    Ok(sha256.to_ascii_lowercase())
+}
+
+impl Ledger {
+    /// Starts importing a bill file whose rows will be pushed in chunks (a million-row bill never sits in memory).
+    /// The same bytes (same SHA-256) for the same merchant, day and type are recognised and nothing is written
+    /// ([`BillImportStart::AlreadyImported`]). The summary in `file` is written now and replaced at `finish`.
+    pub async fn begin_bill_import(&self, file: &NewBillFile) -> Result<BillImportStart> {
+        let sha = check_sha(&file.sha256)?;
+        let key = || args![file.merchant.0, file.bill_date, file.bill_type.as_str(), sha.as_str()];
         let select = format!(
             "SELECT {FILE_COLS} FROM bill_files WHERE merchant_id = $1 AND bill_date = $2 AND bill_type = $3 \
              AND sha256 = $4"
         );
-        let key = || args![file.merchant.0, file.bill_date, file.bill_type.as_str(), sha.as_str()];
         if let Some(direct) = DirectSqlite::of(&self.db).await? {
-            let inserted = import_direct(direct, file, &sha, rows).await?;
-            // The file row is final once committed (nothing updates it later), so reading it now reads what
-            // the transaction wrote — or what the earlier import of the same bytes wrote.
-            let stored = file_from_row(&self.db.fetch_one(&select, key()).await?)?;
-            return Ok(BillImport { file: stored, already_imported: !inserted });
+            let (messages, receiver) = mpsc::channel(2);
+            let (started, started_rx) = oneshot::channel();
+            let (file_owned, sha_owned) = (file.clone(), sha.clone());
+            let thread =
+                tokio::task::spawn_blocking(move || write_direct(&direct, &file_owned, &sha_owned, started, receiver));
+            return match started_rx.await {
+                Ok(Some(id)) => Ok(BillImportStart::Started(BillImportSession {
+                    ledger: self.clone(),
+                    file: file.clone(),
+                    sha,
+                    id,
+                    rows: 0,
+                    writer: Writer::Direct { messages, thread },
+                })),
+                Ok(None) => {
+                    thread.await.map_err(|_| sqlx::Error::WorkerCrashed)??;
+                    Ok(BillImportStart::AlreadyImported(file_from_row(&self.db.fetch_one(&select, key()).await?)?))
+                }
+                Err(_) => {
+                    thread.await.map_err(|_| sqlx::Error::WorkerCrashed)??;
+                    Err(Error::Conflict("bill import could not start".into()))
+                }
+            };
         }
         let s = &file.summary;
         let mut tx = self.db.begin().await?;
@@ -472,16 +628,115 @@ impl Ledger {
             .await?;
         let Some(row) = inserted else {
             let existing = file_from_row(&tx.fetch_one(&select, key()).await?)?;
-            return Ok(BillImport { file: existing, already_imported: true });
+            return Ok(BillImportStart::AlreadyImported(existing));
         };
         let id = BillFileId(row.i64("id")?);
-        let count = insert_rows_in(&mut tx, id, rows).await?;
-        let count = i64::try_from(count).map_err(|_| Error::InvalidInput("too many rows".into()))?;
-        tx.execute(SET_ROW_COUNT, args![count, id.0]).await?;
-        append_in(&mut tx, &import_audit(file, &sha, id, count)).await?;
-        let stored = file_from_row(&tx.fetch_one(&select, key()).await?)?;
+        Ok(BillImportStart::Started(BillImportSession {
+            ledger: self.clone(),
+            file: file.clone(),
+            sha,
+            id,
+            rows: 0,
+            writer: Writer::Pool(tx),
+        }))
+    }
+
+    /// Imports a bill file and its rows in one transaction (the rows already in memory: small bills and tests;
+    /// large ones go through [`Ledger::begin_bill_import`]). The same bytes (same SHA-256) for the same merchant,
+    /// day and type are recognised and nothing is added (`already_imported`). Audited.
+    pub async fn import_bill(&self, file: &NewBillFile, rows: &[BillRow]) -> Result<BillImport> {
+        match self.begin_bill_import(file).await? {
+            BillImportStart::AlreadyImported(existing) => Ok(BillImport { file: existing, already_imported: true }),
+            BillImportStart::Started(mut session) => {
+                session.push(rows).await?;
+                session.finish(&file.summary, None).await
+            }
+        }
+    }
+
+    /// One imported bill file.
+    pub async fn bill_file(&self, id: BillFileId) -> Result<BillFile> {
+        let sql = format!("SELECT {FILE_COLS} FROM bill_files WHERE id = $1");
+        let row = self.db.fetch_optional(&sql, args![id.0]).await?;
+        row.as_ref()
+            .map(file_from_row)
+            .transpose()?
+            .ok_or_else(|| Error::NotFound { what: "bill file", key: id.to_string() })
+    }
+
+    /// The newest bill file of one merchant, day and type (the one a day is reconciled against).
+    pub async fn newest_bill_file(
+        &self,
+        merchant: MerchantId,
+        day: NaiveDate,
+        bill_type: BillType,
+    ) -> Result<Option<BillFile>> {
+        let sql = format!(
+            "SELECT {FILE_COLS} FROM bill_files WHERE merchant_id = $1 AND bill_date = $2 AND bill_type = $3 \
+             ORDER BY id DESC LIMIT 1"
+        );
+        self.db
+            .fetch_optional(&sql, args![merchant.0, day, bill_type.as_str()])
+            .await?
+            .as_ref()
+            .map(file_from_row)
+            .transpose()
+    }
+
+    /// Records that WeChat said "No Bill Exist" for a day (no business there). Idempotent.
+    pub async fn record_bill_absence(
+        &self,
+        merchant: MerchantId,
+        day: NaiveDate,
+        bill_type: BillType,
+        who: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        tx.execute(
+            "INSERT INTO bill_absences (merchant_id, bill_date, bill_type, seen_by, seen_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (merchant_id, bill_date, bill_type) DO NOTHING",
+            args![merchant.0, day, bill_type.as_str(), who, at],
+        )
+        .await?;
         tx.commit().await?;
-        Ok(BillImport { file: stored, already_imported: false })
+        Ok(())
+    }
+
+    /// The days in `from..=to` for which WeChat said "No Bill Exist".
+    pub async fn bill_absences(&self, merchant: MerchantId, from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT bill_date FROM bill_absences WHERE merchant_id = $1 AND bill_date >= $2 AND bill_date <= $3 \
+                 AND bill_type = 'ALL' ORDER BY bill_date",
+                args![merchant.0, from, to],
+            )
+            .await?;
+        rows.iter().map(|r| r.date("bill_date")).collect()
+    }
+
+    /// The days in `from..=to` that have an imported ALL bill.
+    pub async fn bill_days(&self, merchant: MerchantId, from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT DISTINCT bill_date FROM bill_files WHERE merchant_id = $1 AND bill_date >= $2 \
+                 AND bill_date <= $3 AND bill_type = 'ALL' ORDER BY bill_date",
+                args![merchant.0, from, to],
+            )
+            .await?;
+        rows.iter().map(|r| r.date("bill_date")).collect()
+    }
+
+    /// One bill row.
+    pub async fn bill_row(&self, id: BillRowId) -> Result<StoredBillRow> {
+        let sql = format!("SELECT id, bill_file_id, {ROW_COLS} FROM bill_rows WHERE id = $1");
+        let row = self.db.fetch_optional(&sql, args![id.0]).await?;
+        row.as_ref()
+            .map(bill_row_from_row)
+            .transpose()?
+            .ok_or_else(|| Error::NotFound { what: "bill row", key: id.to_string() })
     }
 
     /// The bill files imported for one merchant and day, oldest import first.

@@ -387,6 +387,35 @@ impl Tx {
         })
     }
 
+    /// [`Tx::execute`] without keeping the prepared statement: for statements on temporary tables, which a cached
+    /// plan would outlive (PostgreSQL refuses a cached plan whose table was dropped and created again).
+    pub(crate) async fn execute_once(&mut self, sql: &str, args: Vec<Arg>) -> Result<u64> {
+        Ok(match self {
+            Tx::Sqlite(tx) => bind_sqlite(sql, args).persistent(false).execute(&mut **tx).await?.rows_affected(),
+            Tx::Postgres(tx) => bind_pg(sql, args).persistent(false).execute(&mut **tx).await?.rows_affected(),
+        })
+    }
+
+    /// [`Tx::fetch_all`] without keeping the prepared statement (see [`Tx::execute_once`]).
+    pub(crate) async fn fetch_all_once(&mut self, sql: &str, args: Vec<Arg>) -> Result<Vec<Row>> {
+        Ok(match self {
+            Tx::Sqlite(tx) => bind_sqlite(sql, args)
+                .persistent(false)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect(),
+            Tx::Postgres(tx) => bind_pg(sql, args)
+                .persistent(false)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(Row::Postgres)
+                .collect(),
+        })
+    }
+
     pub(crate) fn engine(&self) -> Engine {
         match self {
             Tx::Sqlite(_) => Engine::Sqlite,

@@ -259,6 +259,8 @@ text_enum!(
         Query = "QUERY",
         Refund = "REFUND",
         Explain = "EXPLAIN",
+        /// The order or refund was recorded from its bill row.
+        Record = "RECORD",
     }
 );
 
@@ -754,6 +756,9 @@ pub struct BillFile {
     pub sha256: String,
     pub byte_len: i64,
     pub row_count: i64,
+    /// The bill's own summary against its rows: `Some(empty)` when they agree, the differences in plain words when
+    /// not, `None` when the import did not check (files imported before issue 8, or rows given without a summary).
+    pub summary_differences: Option<Vec<String>>,
     pub summary: BillSummary,
     pub imported_by: String,
     pub imported_at: DateTime<Utc>,
@@ -825,7 +830,30 @@ pub struct ReconRun {
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub summary: Option<ReconSummary>,
+    /// Both sides' figures (runs of [`crate::Ledger::reconcile_day`]; `None` for older runs).
+    pub ledger_figures: Option<DayFigures>,
+    pub wechat_figures: Option<DayFigures>,
     pub error: Option<String>,
+}
+
+/// One side's figures for a day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayFigures {
+    pub payments_count: i64,
+    pub payments: Fen,
+    pub refunds_count: i64,
+    pub refunds: Fen,
+    /// WeChat's fees (0.00001 yuan units). The ledger knows no fees of its own: its side shows the fees the bill
+    /// charges on the items the ledger recorded.
+    pub fees: FeeAmount,
+}
+
+impl DayFigures {
+    /// payments − refunds − fees, in 0.00001 yuan units (exact).
+    pub fn net(&self) -> FeeAmount {
+        let units = |f: Fen| f.get().saturating_mul(FeeAmount::UNITS_PER_FEN);
+        FeeAmount(units(self.payments).saturating_sub(units(self.refunds)).saturating_sub(self.fees.0))
+    }
 }
 
 /// The figures of a finished run: the day's summary shown to the owner.
@@ -880,6 +908,15 @@ pub struct Discrepancy {
     pub resolved_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A discrepancy with the ids it is about (from its order, refund or bill row), as the day view lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscrepancyView {
+    pub discrepancy: Discrepancy,
+    pub out_trade_no: Option<String>,
+    pub transaction_id: Option<String>,
+    pub out_refund_no: Option<String>,
 }
 
 /// An audit entry to append.

@@ -738,6 +738,23 @@ impl Ledger {
         Ok(applied)
     }
 
+    /// Applies a verified payment learned by a query or from a bill row (source and evidence in `provenance`): the
+    /// order becomes paid, or — when nobody registered it — is recorded as a paid order, flagged UNREGISTERED. The
+    /// same rules as a payment notification (amount, appid and transaction id checked; applied once).
+    pub async fn record_payment(&self, facts: &PaymentFacts, provenance: &Provenance) -> Result<OrderId> {
+        let mut tx = self.db.begin().await?;
+        let decision = apply_payment_in(&mut tx, facts, provenance).await?;
+        let id = match decision {
+            PaymentDecision::Applied(id) | PaymentDecision::Duplicate(id) | PaymentDecision::UnknownOrder(id) => id,
+            PaymentDecision::Rejected(_, reason) => {
+                tx.commit().await?;
+                return Err(Error::InvalidInput(format!("payment not applied: {reason}")));
+            }
+        };
+        tx.commit().await?;
+        Ok(id)
+    }
+
     /// Orders whose outcome is unknown and whose next check is due (status sync), earliest first.
     pub async fn orders_due_for_check(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Order>> {
         let sql = format!(

@@ -9,15 +9,17 @@ use crate::audit::{append_in, audit};
 use crate::db::{args, Row};
 use crate::error::{Error, Result};
 use crate::model::{
-    AuditResult, BillFileId, BillRowId, Discrepancy, DiscrepancyAction, DiscrepancyId, DiscrepancyKind,
-    DiscrepancyStatus, MerchantId, NewDiscrepancy, OrderId, ReconRun, ReconRunId, ReconStatus, ReconSummary,
-    RefundRecordId,
+    AuditResult, BillFileId, BillRowId, DayFigures, Discrepancy, DiscrepancyAction, DiscrepancyId, DiscrepancyKind,
+    DiscrepancyStatus, DiscrepancyView, MerchantId, NewDiscrepancy, OrderId, ReconRun, ReconRunId, ReconStatus,
+    ReconSummary, RefundRecordId,
 };
 use crate::transitions::{discrepancy_transition, recon_transition, DiscrepancyEvent};
 use crate::Ledger;
 
 const RUN_COLS: &str = "id, merchant_id, bill_date, bill_file_id, status, started_by, started_at, finished_at, \
-    matched_count, discrepancy_count, takings_fen, refunds_fen, fees_units, net_fen, error";
+    matched_count, discrepancy_count, takings_fen, refunds_fen, fees_units, net_fen, error, payments_count, \
+    refunds_count, ledger_payments_count, ledger_payments_fen, ledger_refunds_count, ledger_refunds_fen, \
+    ledger_fees_units";
 
 const DISC_COLS: &str = "id, merchant_id, bill_date, first_run_id, last_run_id, kind, subject, order_id, refund_id, \
     bill_row_id, ledger_value, wechat_value, ledger_amount, wechat_amount, status, action, resolution, resolved_by, \
@@ -54,6 +56,38 @@ fn run_from_row(row: &Row) -> Result<ReconRun> {
         started_at: row.ts("started_at")?,
         finished_at: row.opt_ts("finished_at")?,
         summary,
+        ledger_figures: match (
+            row.opt_i64("ledger_payments_count")?,
+            row.opt_i64("ledger_payments_fen")?,
+            row.opt_i64("ledger_refunds_count")?,
+            row.opt_i64("ledger_refunds_fen")?,
+            row.opt_i64("ledger_fees_units")?,
+        ) {
+            (Some(pc), Some(pf), Some(rc), Some(rf), Some(fees)) => Some(DayFigures {
+                payments_count: pc,
+                payments: Fen(pf),
+                refunds_count: rc,
+                refunds: Fen(rf),
+                fees: FeeAmount(fees),
+            }),
+            _ => None,
+        },
+        wechat_figures: match (
+            row.opt_i64("payments_count")?,
+            row.opt_i64("takings_fen")?,
+            row.opt_i64("refunds_count")?,
+            row.opt_i64("refunds_fen")?,
+            row.opt_i64("fees_units")?,
+        ) {
+            (Some(pc), Some(pf), Some(rc), Some(rf), Some(fees)) => Some(DayFigures {
+                payments_count: pc,
+                payments: Fen(pf),
+                refunds_count: rc,
+                refunds: Fen(rf),
+                fees: FeeAmount(fees),
+            }),
+            _ => None,
+        },
         error: row.opt_text("error")?,
     })
 }
@@ -317,5 +351,86 @@ impl Ledger {
         let disc = discrepancy_from_row(&row)?;
         tx.commit().await?;
         Ok(disc)
+    }
+
+    /// The day's newest completed run.
+    pub async fn latest_recon_run(&self, merchant: MerchantId, day: NaiveDate) -> Result<Option<ReconRun>> {
+        let sql = format!(
+            "SELECT {RUN_COLS} FROM recon_runs WHERE merchant_id = $1 AND bill_date = $2 AND status = 'COMPLETED' \
+             ORDER BY id DESC LIMIT 1"
+        );
+        self.db.fetch_optional(&sql, args![merchant.0, day]).await?.as_ref().map(run_from_row).transpose()
+    }
+
+    /// The completed runs of the days `from..=to`, oldest first (the calendar keeps the newest of each day).
+    pub async fn recon_runs_between(
+        &self,
+        merchant: MerchantId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<ReconRun>> {
+        let sql = format!(
+            "SELECT {RUN_COLS} FROM recon_runs WHERE merchant_id = $1 AND bill_date >= $2 AND bill_date <= $3 \
+             AND status = 'COMPLETED' ORDER BY id"
+        );
+        self.db.fetch_all(&sql, args![merchant.0, from, to]).await?.iter().map(run_from_row).collect()
+    }
+
+    /// Discrepancies that need a person (OPEN, ACTION_PENDING) per day of `from..=to`; waiting ones
+    /// (CARRIED_OVER) do not count yet.
+    pub async fn open_discrepancy_counts(
+        &self,
+        merchant: MerchantId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, i64)>> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT bill_date, COUNT(*) AS n FROM discrepancies WHERE merchant_id = $1 AND bill_date >= $2 \
+                 AND bill_date <= $3 AND status IN ('OPEN', 'ACTION_PENDING') GROUP BY bill_date",
+                args![merchant.0, from, to],
+            )
+            .await?;
+        rows.iter().map(|r| Ok((r.date("bill_date")?, r.i64("n")?))).collect()
+    }
+
+    pub async fn discrepancy(&self, id: DiscrepancyId) -> Result<Discrepancy> {
+        let sql = format!("SELECT {DISC_COLS} FROM discrepancies WHERE id = $1");
+        self.db
+            .fetch_optional(&sql, args![id.0])
+            .await?
+            .as_ref()
+            .map(discrepancy_from_row)
+            .transpose()?
+            .ok_or_else(|| Error::NotFound { what: "discrepancy", key: id.to_string() })
+    }
+
+    /// The day's discrepancies with the ids they are about: those waiting for a person first, then by id.
+    pub async fn day_discrepancies(&self, merchant: MerchantId, day: NaiveDate) -> Result<Vec<DiscrepancyView>> {
+        let cols: String = DISC_COLS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {cols}, COALESCE(o.out_trade_no, b.out_trade_no) AS v_out_trade_no, \
+             COALESCE(o.transaction_id, b.transaction_id) AS v_transaction_id, \
+             COALESCE(f.out_refund_no, b.out_refund_no) AS v_out_refund_no \
+             FROM discrepancies d LEFT JOIN orders o ON o.id = d.order_id LEFT JOIN refunds f ON f.id = d.refund_id \
+             LEFT JOIN bill_rows b ON b.id = d.bill_row_id WHERE d.merchant_id = $1 AND d.bill_date = $2 \
+             ORDER BY CASE WHEN d.status IN ('OPEN', 'ACTION_PENDING') THEN 0 WHEN d.status = 'CARRIED_OVER' THEN 1 \
+             ELSE 2 END, d.id"
+        );
+        let keep = |v: Option<String>| v.filter(|s| !s.is_empty() && s != "0");
+        self.db
+            .fetch_all(&sql, args![merchant.0, day])
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(DiscrepancyView {
+                    discrepancy: discrepancy_from_row(row)?,
+                    out_trade_no: keep(row.opt_text("v_out_trade_no")?),
+                    transaction_id: keep(row.opt_text("v_transaction_id")?),
+                    out_refund_no: keep(row.opt_text("v_out_refund_no")?),
+                })
+            })
+            .collect()
     }
 }
