@@ -54,6 +54,9 @@ pub struct CoreOptions {
     pub exports_dir: Option<std::path::PathBuf>,
     /// At most one refund request per order in this time (WeChat: one a minute). Tests shorten it.
     pub refund_min_interval: chrono::Duration,
+    /// The daily close's carry-over window in days: an item paid here but missing from the day's bill is looked
+    /// for in the neighbouring days' bills and waits for them before it counts (default 1).
+    pub carry_over_days: u32,
 }
 
 impl Default for CoreOptions {
@@ -68,6 +71,7 @@ impl Default for CoreOptions {
             watched_limit: 200,
             exports_dir: None,
             refund_min_interval: crate::refunds::MIN_REQUEST_INTERVAL,
+            carry_over_days: 1,
         }
     }
 }
@@ -85,6 +89,8 @@ pub enum CoreEvent {
     RefundsChanged { out_refund_nos: Vec<String> },
     /// `applications-new`: PENDING applications that arrived since the desk last looked.
     ApplicationsNew { applications: Vec<crate::contract::ApplicationRow> },
+    /// `close-progress`: a bill download, import or reconciliation under way.
+    CloseProgress(crate::close::CloseProgress),
 }
 
 impl CoreEvent {
@@ -96,6 +102,7 @@ impl CoreEvent {
             CoreEvent::VaultLocked { .. } => "vault-locked",
             CoreEvent::RefundsChanged { .. } => "refunds-changed",
             CoreEvent::ApplicationsNew { .. } => "applications-new",
+            CoreEvent::CloseProgress(_) => "close-progress",
         }
     }
 
@@ -107,6 +114,7 @@ impl CoreEvent {
             CoreEvent::VaultLocked { reason } => serde_json::json!({ "reason": reason }),
             CoreEvent::RefundsChanged { out_refund_nos } => serde_json::json!({ "out_refund_nos": out_refund_nos }),
             CoreEvent::ApplicationsNew { applications } => serde_json::json!({ "applications": applications }),
+            CoreEvent::CloseProgress(p) => serde_json::to_value(p).unwrap_or(serde_json::Value::Null),
         }
     }
 }

@@ -14,11 +14,13 @@
 //! - [`refunds`]: the application queue, the guards, sending over mutual TLS, retries, tracking to the end.
 //! - [`audit`]: the audit log page: paging, chain verification, CSV export.
 //! - [`dashboard`]: today's figures and the 14-day chart.
+//! - [`close`]: the daily close — bills (download, import, original bytes kept), reconciliation, discrepancy actions.
 //! - [`error`]: [`CoreError`] and the `{ code, message }` the UI gets ([`UiError`]), in zh-CN or English.
 //!
 //! Decisions: `docs/decisions/0007-vault-and-status-sync.md`.
 
 pub mod audit;
+pub mod close;
 pub mod config;
 pub mod contract;
 pub mod core;

@@ -8,6 +8,7 @@
 //!   vault.json        the encrypted vault (API key, certificate private key + chain or .p12, ledger URL)
 //!   ledger.db         the default SQLite ledger (+ -wal / -shm while open)
 //!   sync-state.json   when status sync last ran
+//!   bills/<sha256>    the original bytes of every bill downloaded or imported (the ledger keeps the SHA-256)
 //! ```
 //!
 //! Files are replaced atomically: written to a temporary file beside the target, flushed, then renamed over it
@@ -54,6 +55,11 @@ impl Paths {
     /// Where CSV exports go when the OS has no Downloads folder.
     pub fn exports_dir(&self) -> PathBuf {
         self.data_dir.join("exports")
+    }
+
+    /// Where the original bytes of bills are kept, each named by its SHA-256.
+    pub fn bills_dir(&self) -> PathBuf {
+        self.data_dir.join("bills")
     }
 
     pub fn ledger_file(&self) -> PathBuf {
