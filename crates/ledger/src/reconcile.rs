@@ -118,8 +118,8 @@ fn temp_table_sql(engine: Engine) -> [&'static str; 2] {
         ],
         Engine::Postgres => [
             "DROP TABLE IF EXISTS pg_temp.recon_rows",
-            "CREATE TEMP TABLE recon_rows (row_id BIGINT PRIMARY KEY, is_refund INTEGER NOT NULL, \
-             target_id BIGINT, problem INTEGER NOT NULL) ON COMMIT DROP",
+            "CREATE TEMP TABLE recon_rows (row_id BIGINT PRIMARY KEY, is_refund BIGINT NOT NULL, \
+             target_id BIGINT, problem BIGINT NOT NULL) ON COMMIT DROP",
         ],
     }
 }
