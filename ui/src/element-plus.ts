@@ -27,6 +27,7 @@ import {
   ElMenu,
   ElMenuItem,
   ElOption,
+  ElProgress,
   ElRadio,
   ElRadioButton,
   ElRadioGroup,
@@ -70,6 +71,7 @@ import 'element-plus/es/components/menu-item/style/css'
 import 'element-plus/es/components/message/style/css'
 import 'element-plus/es/components/notification/style/css'
 import 'element-plus/es/components/option/style/css'
+import 'element-plus/es/components/progress/style/css'
 import 'element-plus/es/components/radio/style/css'
 import 'element-plus/es/components/radio-button/style/css'
 import 'element-plus/es/components/radio-group/style/css'
@@ -110,6 +112,7 @@ const components = [
   ElMenu,
   ElMenuItem,
   ElOption,
+  ElProgress,
   ElRadio,
   ElRadioButton,
   ElRadioGroup,

@@ -9,6 +9,7 @@ import type {
   CommandResult,
   EventMap,
   EventName,
+  FileDropEvent,
   Unlisten,
 } from '@/backend'
 import { normalizeError } from '@/backend'
@@ -46,6 +47,23 @@ export class FakeBackend implements Backend {
 
   emit<E extends EventName>(event: E, payload: EventMap[E]): void {
     for (const h of this.listeners.get(event) ?? []) (h as (p: EventMap[E]) => void)(payload)
+  }
+
+  private readonly dropListeners = new Set<(e: FileDropEvent) => void>()
+
+  async onFileDrop(handler: (event: FileDropEvent) => void): Promise<Unlisten> {
+    this.dropListeners.add(handler)
+    return () => this.dropListeners.delete(handler)
+  }
+
+  /** Files dragged onto the window (`enter` / `leave` / `drop`), as Tauri's webview would say. */
+  fileDrop(event: FileDropEvent): void {
+    for (const h of this.dropListeners) h(event)
+  }
+
+  /** How many handlers listen to an event (or to file drops): checks that pages clean up. */
+  listenerCount(event: EventName | 'file-drop'): number {
+    return event === 'file-drop' ? this.dropListeners.size : (this.listeners.get(event)?.size ?? 0)
   }
 
   /** The argument objects of every call of one command, in order. */

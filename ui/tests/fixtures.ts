@@ -3,8 +3,12 @@ import type {
   ApplicationRow,
   AppStatus,
   AuditRow,
+  BillInfo,
   CertificateInfo,
   ChainReport,
+  CloseDay,
+  DayClose,
+  DiscrepancyRow,
   GuardCheck,
   GuardResult,
   OrderDetail,
@@ -12,6 +16,7 @@ import type {
   OrderRow,
   RefundView,
   SandboxDefaults,
+  Totals,
 } from '@/backend'
 
 export function orderRow(over: Partial<OrderRow> = {}): OrderRow {
@@ -170,4 +175,72 @@ export function auditRow(seq: number, over: Partial<AuditRow> = {}): AuditRow {
 
 export function chainReport(over: Partial<ChainReport> = {}): ChainReport {
   return { ok: true, entries_checked: 120, broken_at_seq: null, message: '操作日志完整', ...over }
+}
+
+// ---- Daily close ----
+
+export function closeDay(day: string, over: Partial<CloseDay> = {}): CloseDay {
+  return { day, status: 'clean', open_discrepancies: 0, takings_fen: 123456, refunds_fen: 2000, ...over }
+}
+
+export function totals(over: Partial<Totals> = {}): Totals {
+  return {
+    payments_count: 42,
+    payments_fen: 123456,
+    refunds_count: 1,
+    refunds_fen: 2000,
+    fees_yuan: '7.28736',
+    net_yuan: '1207.27264',
+    ...over,
+  }
+}
+
+export function billInfo(over: Partial<BillInfo> = {}): BillInfo {
+  return {
+    day: '2024-03-04',
+    bill_type: 'ALL',
+    source: 'download',
+    file_name: null,
+    sha256: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
+    byte_len: 20480,
+    row_count: 43,
+    imported_by: '王老板',
+    imported_at: '2024-03-05T02:30:00Z',
+    summary_check: { ok: true, differences: [] },
+    ...over,
+  }
+}
+
+export function discrepancy(id: number, over: Partial<DiscrepancyRow> = {}): DiscrepancyRow {
+  return {
+    id,
+    kind: 'missing_in_ledger',
+    status: 'open',
+    out_trade_no: `T2024030400000${id}`,
+    transaction_id: `42000004832024030400000000${id}`,
+    out_refund_no: null,
+    ledger_value: null,
+    wechat_value: 'SUCCESS',
+    ledger_fen: null,
+    wechat_fen: 3800,
+    explanation: '微信收了这笔款，账本里没有这笔订单：可以向微信查询，或按账单登记。',
+    actions: ['query', 'record_from_bill', 'propose_refund', 'explain'],
+    resolution: null,
+    resolved_by: null,
+    resolved_at: null,
+    ...over,
+  }
+}
+
+export function dayClose(over: Partial<DayClose> = {}): DayClose {
+  return {
+    day: '2024-03-04',
+    status: 'clean',
+    bill: billInfo(),
+    run: { id: 9, finished_at: '2024-03-05T02:30:05Z', by: '王老板', matched: 43 },
+    ledger: totals(),
+    wechat: totals(),
+    discrepancies: [],
+    ...over,
+  }
 }

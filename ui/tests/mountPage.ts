@@ -20,15 +20,18 @@ export async function mountPage(page: Component, options: { path?: string; local
     routes: [
       { path: '/refunds', name: 'refunds', component: stub },
       { path: '/refunds/list', name: 'refunds-list', component: stub },
+      { path: '/close', name: 'close', component: stub },
+      { path: '/close/:day', name: 'close-day', component: stub },
       { path: '/:rest(.*)*', component: stub },
     ],
   })
   await router.push(options.path ?? '/')
   await router.isReady()
-  return mount(page, {
+  const wrapper = mount(page, {
     attachTo: document.body,
     global: { plugins: [pinia, i18n, router, ElementPlus] },
   })
+  return Object.assign(wrapper, { router })
 }
 
 /** Everything in the document with that data-testid (dialogs are teleported to <body>). */

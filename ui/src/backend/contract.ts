@@ -372,6 +372,137 @@ export interface AuditExport {
   rows: number
 }
 
+// ---- Daily close (bills and reconciliation) -----------------------------------------------
+
+export type CloseStatus =
+  | 'clean' // reconciled, no open discrepancy
+  | 'open' // reconciled, discrepancies wait (open_discrepancies > 0)
+  | 'not_reconciled' // a bill is there (or could be fetched) but the day was not reconciled
+  | 'no_bill' // WeChat said "No Bill Exist" (no business that day)
+  | 'not_yet' // the bill is not available yet (before 10:00 Beijing time the next day, or "Bill Creating")
+
+export const CLOSE_STATUSES = ['clean', 'open', 'not_reconciled', 'no_bill', 'not_yet'] as const satisfies readonly CloseStatus[]
+
+export interface CloseDay {
+  day: string
+  status: CloseStatus
+  open_discrepancies: number
+  takings_fen: number
+  refunds_fen: number
+}
+
+/** One side's figures for a day (the ledger's, or WeChat's bill). */
+export interface Totals {
+  payments_count: number
+  payments_fen: number
+  refunds_count: number
+  refunds_fen: number
+  fees_yuan: string // exact, 5 decimals allowed (fees are in units of 0.00001 yuan)
+  net_yuan: string // payments − refunds − fees, exact
+}
+
+export interface BillInfo {
+  day: string
+  bill_type: 'ALL'
+  source: 'download' | 'import'
+  file_name: string | null
+  sha256: string
+  byte_len: number
+  row_count: number
+  imported_by: string
+  imported_at: string
+  /** the bill's own summary row against its rows */
+  summary_check: { ok: boolean; differences: string[] }
+}
+
+export type DiscrepancyKind =
+  | 'missing_in_ledger'
+  | 'missing_at_wechat'
+  | 'amount_mismatch'
+  | 'status_mismatch'
+  | 'refund_mismatch'
+
+export const DISCREPANCY_KINDS = [
+  'missing_in_ledger',
+  'missing_at_wechat',
+  'amount_mismatch',
+  'status_mismatch',
+  'refund_mismatch',
+] as const satisfies readonly DiscrepancyKind[]
+
+/** waiting = missing_at_wechat inside the carry-over window */
+export type DiscrepancyStatus = 'open' | 'waiting' | 'action_pending' | 'resolved' | 'explained'
+
+export type DiscrepancyAction = 'query' | 'record_from_bill' | 'propose_refund' | 'explain'
+
+export const DISCREPANCY_ACTIONS = ['query', 'record_from_bill', 'propose_refund', 'explain'] as const satisfies readonly DiscrepancyAction[]
+
+export interface DiscrepancyRow {
+  id: number
+  kind: DiscrepancyKind
+  status: DiscrepancyStatus
+  out_trade_no: string | null
+  transaction_id: string | null
+  out_refund_no: string | null
+  ledger_value: string | null // states, as text
+  wechat_value: string | null
+  ledger_fen: number | null
+  wechat_fen: number | null
+  explanation: string // plain words: what differs and what the actions do
+  actions: DiscrepancyAction[]
+  resolution: string | null
+  resolved_by: string | null
+  resolved_at: string | null
+}
+
+export interface ReconRun {
+  id: number
+  finished_at: string | null
+  by: string
+  matched: number
+}
+
+export interface DayClose {
+  day: string
+  status: CloseStatus
+  bill: BillInfo | null
+  run: ReconRun | null
+  ledger: Totals
+  wechat: Totals | null
+  discrepancies: DiscrepancyRow[] // open ones first
+}
+
+export type BillFetchOutcome = 'imported' | 'already_imported' | 'not_yet' | 'no_bill'
+
+export interface BillFetch {
+  outcome: BillFetchOutcome
+  message: string // plain words ("微信还在生成账单（10 点后可下载）" …)
+  day: DayClose | null
+}
+
+export interface CloseChartDay {
+  day: string
+  takings_fen: number
+  refunds_fen: number
+}
+
+export type CloseExportWhat = 'day' | 'discrepancies'
+
+export interface CloseExport {
+  path: string
+  rows: number
+}
+
+export type CloseStage = 'download' | 'import' | 'reconcile'
+
+/** bytes for download, rows for import and reconcile; total null = unknown */
+export interface CloseProgress {
+  day: string
+  stage: CloseStage
+  done: number
+  total: number | null
+}
+
 // ---- The command map: name → (args, result) ----------------------------------------------
 
 type NoArgs = undefined
@@ -418,6 +549,16 @@ export interface CommandMap {
   audit_list: { args: { beforeSeq: number | null; limit: number }; result: AuditPage }
   audit_verify: { args: NoArgs; result: ChainReport }
   audit_export_csv: { args: NoArgs; result: AuditExport }
+
+  close_calendar: { args: { month: string }; result: CloseDay[] }
+  close_day: { args: { day: string }; result: DayClose }
+  close_chart: { args: { days: number }; result: CloseChartDay[] }
+  bill_fetch: { args: { day: string }; result: BillFetch }
+  bill_pick_file: { args: NoArgs; result: string | null }
+  bill_import: { args: { path: string; day: string | null }; result: BillFetch }
+  recon_run: { args: { day: string }; result: DayClose }
+  discrepancy_action: { args: { id: number; action: DiscrepancyAction; note: string | null }; result: DayClose }
+  close_export_csv: { args: { day: string; what: CloseExportWhat }; result: CloseExport }
 }
 
 export type CommandName = keyof CommandMap
@@ -436,6 +577,8 @@ export interface EventMap {
   'refunds-changed': { out_refund_nos: string[] }
   /** new PENDING applications since the last look (the shell also raises a desktop notification) */
   'applications-new': { applications: ApplicationRow[] }
+  /** a bill download (bytes), import or reconciliation (rows) is running */
+  'close-progress': CloseProgress
 }
 
 export type EventName = keyof EventMap

@@ -2,7 +2,7 @@
 import type { Backend } from './backend'
 import { createTauriBackend } from './tauri'
 
-export type { Backend, Unlisten } from './backend'
+export type { Backend, FileDropEvent, Unlisten } from './backend'
 export * from './contract'
 export { isBackendError, normalizeError } from './errors'
 

@@ -1,7 +1,7 @@
 // The Tauri implementation of Backend: the only file in the UI that imports @tauri-apps/api.
 import { invoke, isTauri } from '@tauri-apps/api/core'
 import { listen } from '@tauri-apps/api/event'
-import type { Backend } from './backend'
+import type { Backend, FileDropEvent } from './backend'
 import { NO_BACKEND, normalizeError } from './errors'
 
 export function createTauriBackend(): Backend {
@@ -18,6 +18,20 @@ export function createTauriBackend(): Backend {
     async on(event, handler) {
       if (!isTauri()) return () => {}
       return listen<Parameters<typeof handler>[0]>(event, (e) => handler(e.payload))
+    },
+    async onFileDrop(handler) {
+      if (!isTauri()) return () => {}
+      // Loaded when a page first asks (only the daily close does), not at start-up.
+      const { getCurrentWebview } = await import('@tauri-apps/api/webview')
+      return getCurrentWebview().onDragDropEvent((e) => {
+        const p = e.payload
+        let out: FileDropEvent | null = null
+        if (p.type === 'enter') out = { type: 'enter', paths: p.paths }
+        else if (p.type === 'drop') out = { type: 'drop', paths: p.paths }
+        else if (p.type === 'leave') out = { type: 'leave' }
+        // 'over' only moves the cursor: nothing to show
+        if (out) handler(out)
+      })
     },
   }
 }

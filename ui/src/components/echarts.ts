@@ -1,4 +1,5 @@
-// ECharts, only the parts the takings chart draws with (keeps the dashboard chunk small).
+// ECharts, only the parts the charts draw with (the dashboard takings and the daily close): bar,
+// line, grid, legend, tooltip, canvas. Shared so both routes load one chunk.
 import * as echarts from 'echarts/core'
 import { BarChart, LineChart } from 'echarts/charts'
 import { GridComponent, LegendComponent, TooltipComponent } from 'echarts/components'

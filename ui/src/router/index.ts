@@ -7,6 +7,7 @@ import auth from './modules/auth'
 import dashboard from './modules/dashboard'
 import orders from './modules/orders'
 import refunds, { refundsList } from './modules/refunds'
+import close, { closeDay } from './modules/close'
 import audit from './modules/audit'
 import sync from './modules/sync'
 import settings from './modules/settings'
@@ -26,7 +27,7 @@ declare module 'vue-router' {
 }
 
 /** The menu areas, in menu order (the sidebar reads this). */
-export const menuRoutes = [dashboard, orders, refunds, sync, audit, settings].sort(
+export const menuRoutes = [dashboard, close, orders, refunds, sync, audit, settings].sort(
   (a, b) => (a.meta?.rank ?? 0) - (b.meta?.rank ?? 0),
 )
 
@@ -36,7 +37,7 @@ const routes: RouteRecordRaw[] = [
     path: '/',
     component: Layout,
     redirect: '/dashboard',
-    children: [...menuRoutes, refundsList],
+    children: [...menuRoutes, refundsList, closeDay],
   },
   { path: '/:pathMatch(.*)*', redirect: '/dashboard' },
 ]

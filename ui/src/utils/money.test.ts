@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import { fenToChartYuan, fenToYuanText, formatFen, parseYuan, sumFen, toFenBigInt } from './money'
+import {
+  fenToChartYuan,
+  fenToYuanText,
+  formatFen,
+  formatYuanText,
+  parseYuan,
+  parseYuanText,
+  sameYuanText,
+  subtractYuanText,
+  sumFen,
+  toFenBigInt,
+} from './money'
 
 describe('formatFen', () => {
   it.each([
@@ -144,5 +155,49 @@ describe('fenToChartYuan (the documented float exception, for chart axes only)',
   it('refuses non-integer or unsafe input', () => {
     expect(() => fenToChartYuan(1.5)).toThrow(RangeError)
     expect(() => fenToChartYuan(2 ** 60)).toThrow(RangeError)
+  })
+})
+
+describe('exact yuan text (fees and net, up to 5 decimals)', () => {
+  it.each([
+    ['0.12345', '¥0.12345'],
+    ['0.00001', '¥0.00001'],
+    ['0.12000', '¥0.12'],
+    ['0.60', '¥0.60'],
+    ['0.6', '¥0.60'],
+    ['5', '¥5.00'],
+    ['1234567.89012', '¥1,234,567.89012'],
+    ['-3.50000', '-¥3.50'],
+    ['-0.00000', '¥0.00'],
+    ['90071992547409.93001', '¥90,071,992,547,409.93001'],
+  ])('%s → %s', (text, shown) => {
+    expect(formatYuanText(text)).toBe(shown)
+  })
+
+  it('never rounds: more decimals than five are kept too', () => {
+    expect(formatYuanText('0.1234567')).toBe('¥0.1234567')
+  })
+
+  it('shows text that is not an amount as it came', () => {
+    expect(formatYuanText('1e3')).toBe('1e3')
+    expect(formatYuanText('')).toBe('')
+    expect(formatYuanText('12.')).toBe('12.')
+  })
+
+  it('subtracts and compares exactly', () => {
+    expect(subtractYuanText('0.5', '0.12345')).toBe('0.37655')
+    expect(subtractYuanText('100.00', '100')).toBe('0')
+    expect(subtractYuanText('1', '1.00001')).toBe('-0.00001')
+    expect(subtractYuanText('x', '1')).toBeNull()
+    expect(sameYuanText('1.50', '1.5000')).toBe(true)
+    expect(sameYuanText('0.10000', '0.10001')).toBe(false)
+    // 0.1 + 0.2 style traps cannot happen: digits, not floats
+    expect(subtractYuanText('0.30000', '0.1')).toBe('0.2')
+  })
+
+  it('parses digits into units with their scale', () => {
+    expect(parseYuanText('12.345')).toEqual({ units: 12345n, scale: 3 })
+    expect(parseYuanText('-7')).toEqual({ units: -7n, scale: 0 })
+    expect(parseYuanText('1,234.5')).toBeNull()
   })
 })

@@ -108,3 +108,74 @@ export function fenToChartYuan(fen: number): number {
 export function sumFen(values: readonly FenLike[]): bigint {
   return values.reduce<bigint>((acc, v) => acc + toFenBigInt(v), 0n)
 }
+
+// ---- Exact yuan text (fees and net in the daily close) -----------------------------------------
+//
+// Fees are counted in 0.00001 yuan, so the shell sends fees and net as exact yuan TEXT
+// ("0.12345", "-3.5", "1234.56000") rather than fen. These helpers read that text digit by digit
+// into a BigInt with its number of decimals: nothing is rounded, however many decimals come.
+
+/** Yuan text as sent by the shell: optional minus, digits, optional fraction. */
+const YUAN_TEXT_RE = /^([+-])?(\d+)(?:\.(\d+))?$/
+
+export interface YuanUnits {
+  /** the amount in units of 10^-scale yuan */
+  units: bigint
+  scale: number
+}
+
+/** "12.345" → { units: 12345n, scale: 3 }; anything that is not plain decimal text → null. */
+export function parseYuanText(text: string): YuanUnits | null {
+  const m = YUAN_TEXT_RE.exec(text.trim())
+  if (!m) return null
+  const [, sign, int, frac = ''] = m
+  let units = BigInt(int! + frac)
+  if (sign === '-') units = -units
+  return { units, scale: frac.length }
+}
+
+function rescale(v: YuanUnits, scale: number): bigint {
+  return v.units * 10n ** BigInt(scale - v.scale)
+}
+
+function unitsToText(units: bigint, scale: number, options: FormatOptions & { minDecimals?: number }): string {
+  const { symbol = true, grouping = true, plusSign = false, minDecimals = 2 } = options
+  const negative = units < 0n
+  const abs = negative ? -units : units
+  const digits = abs.toString().padStart(scale + 1, '0')
+  const int = digits.slice(0, digits.length - scale)
+  let frac = digits.slice(digits.length - scale)
+  // trailing zeros go, down to two decimals: "12.34000" → "12.34", "0.12300" → "0.123"
+  frac = frac.replace(/0+$/, '')
+  if (frac.length < minDecimals) frac = frac.padEnd(minDecimals, '0')
+  const sign = negative && abs > 0n ? '-' : plusSign && abs > 0n ? '+' : ''
+  return `${sign}${symbol ? '¥' : ''}${grouping ? groupThousands(int) : int}${frac ? '.' + frac : ''}`
+}
+
+/**
+ * Exact yuan text → "¥1,234.56789": every decimal the shell sent is kept, trailing zeros beyond
+ * two are dropped ("0.12000" → "¥0.12", "0.00001" → "¥0.00001", "5" → "¥5.00"). Text that is not
+ * an amount is returned unchanged, never guessed at.
+ */
+export function formatYuanText(text: string, options: FormatOptions = {}): string {
+  const v = parseYuanText(text)
+  return v ? unitsToText(v.units, v.scale, options) : text
+}
+
+/** a − b as exact yuan text ("0.5" − "0.12345" → "0.37655"); null if either is not an amount. */
+export function subtractYuanText(a: string, b: string): string | null {
+  const x = parseYuanText(a)
+  const y = parseYuanText(b)
+  if (!x || !y) return null
+  const scale = Math.max(x.scale, y.scale)
+  return unitsToText(rescale(x, scale) - rescale(y, scale), scale, { symbol: false, grouping: false, minDecimals: 0 })
+}
+
+/** Whether two yuan texts are the same amount ("1.50" and "1.5000"); text that is not an amount compares as text. */
+export function sameYuanText(a: string, b: string): boolean {
+  const x = parseYuanText(a)
+  const y = parseYuanText(b)
+  if (!x || !y) return a === b
+  const scale = Math.max(x.scale, y.scale)
+  return rescale(x, scale) === rescale(y, scale)
+}

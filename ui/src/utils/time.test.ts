@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import {
   addDays,
+  addMonths,
+  daysOfMonth,
+  isMonth,
+  monthOf,
+  weekdayMondayFirst,
+  yesterdayBeijing,
   beijingDayOf,
   beijingDayRangeUtc,
   beijingDayStartUtc,
@@ -112,5 +118,30 @@ describe('Beijing days', () => {
     const now = Date.UTC(2024, 2, 1, 4, 10, 0)
     expect(minutesSince('2024-03-01T04:05:06Z', now)).toBe(4)
     expect(minutesSince('2024-03-01T05:00:00Z', now)).toBe(0)
+  })
+})
+
+describe('months (the daily close calendar)', () => {
+  it('steps across years', () => {
+    expect(addMonths('2024-01', -1)).toBe('2023-12')
+    expect(addMonths('2023-12', 1)).toBe('2024-01')
+    expect(addMonths('2024-03', 13)).toBe('2025-04')
+    expect(() => addMonths('2024-13', 1)).toThrow(RangeError)
+  })
+  it('lists the days of a month, leap years included', () => {
+    expect(daysOfMonth('2024-02')).toHaveLength(29)
+    expect(daysOfMonth('2023-02').at(-1)).toBe('2023-02-28')
+    expect(daysOfMonth('2024-03')[0]).toBe('2024-03-01')
+  })
+  it('knows the weekday, Monday first', () => {
+    expect(weekdayMondayFirst('2024-03-04')).toBe(0) // a Monday
+    expect(weekdayMondayFirst('2024-03-03')).toBe(6) // a Sunday
+  })
+  it('yesterday is a Beijing day', () => {
+    // 2024-03-01 16:30 UTC is already 03-02 00:30 in Beijing: yesterday is 03-01
+    expect(yesterdayBeijing(Date.parse('2024-03-01T16:30:00Z'))).toBe('2024-03-01')
+    expect(yesterdayBeijing(Date.parse('2024-03-01T15:30:00Z'))).toBe('2024-02-29')
+    expect(monthOf('2024-03-05')).toBe('2024-03')
+    expect(isMonth('2024-00')).toBe(false)
   })
 })

@@ -150,3 +150,44 @@ export function lastBeijingDays(n: number, now: number = Date.now()): string[] {
 export function minutesSince(instant: string, now: number = Date.now()): number {
   return Math.max(0, Math.floor((now - parseInstant(instant)) / 60000))
 }
+
+// ---- Months (the daily close calendar) --------------------------------------------------------
+
+const MONTH_RE = /^(\d{4})-(\d{2})$/
+
+/** Whether text is a month "YYYY-MM". */
+export function isMonth(month: string): boolean {
+  const m = MONTH_RE.exec(month)
+  return !!m && Number(m[2]) >= 1 && Number(m[2]) <= 12
+}
+
+/** The month a day is in: "2024-03-05" → "2024-03". */
+export function monthOf(day: string): string {
+  return day.slice(0, 7)
+}
+
+/** Calendar arithmetic on months: addMonths("2024-01", -1) → "2023-12". */
+export function addMonths(month: string, n: number): string {
+  const m = MONTH_RE.exec(month)
+  if (!m || !isMonth(month)) throw new RangeError(`not a month (YYYY-MM): ${month}`)
+  const index = Number(m[1]) * 12 + (Number(m[2]) - 1) + n
+  return `${String(Math.floor(index / 12)).padStart(4, '0')}-${pad2((index % 12) + 1)}`
+}
+
+/** Every day of a month, oldest first. */
+export function daysOfMonth(month: string): string[] {
+  const first = `${month}-01`
+  const out: string[] = []
+  for (let d = first; monthOf(d) === month; d = addDays(d, 1)) out.push(d)
+  return out
+}
+
+/** Day of the week, Monday = 0 … Sunday = 6 (Chinese calendars start on Monday). */
+export function weekdayMondayFirst(day: string): number {
+  return (new Date(dayToUtcMidnight(day)).getUTCDay() + 6) % 7
+}
+
+/** Yesterday in Beijing: the day the morning's close is about. */
+export function yesterdayBeijing(now: number = Date.now()): string {
+  return addDays(todayBeijing(now), -1)
+}
