@@ -621,6 +621,7 @@ const en: Messages = {
     },
     progress: {
       working: 'Working…',
+      saving: 'Saving the bill file',
       stage: {
         download: 'Downloading the bill',
         import: 'Importing the bill',
@@ -716,9 +717,10 @@ const en: Messages = {
       none: 'no record',
     },
     resolution: 'Resolution: {text} ({by}, {at})',
+    staffNote: 'Staff can read the close and ask WeChat; fetching or importing bills, reconciling and the other actions are for the owner.',
     actions: {
       query: 'Ask WeChat',
-      record_from_bill: 'Record the order from the bill',
+      record_from_bill: 'Record from the bill',
       propose_refund: 'Propose a refund',
       explain: 'Mark explained',
       busy: {
@@ -738,16 +740,21 @@ const en: Messages = {
     },
     confirm: {
       title: {
-        record_from_bill: 'Record the order from the bill',
+        record_from_bill: 'Record from the bill',
         propose_refund: 'Propose a refund',
       },
       body: {
         record_from_bill:
           "The order will be recorded in the ledger as WeChat's bill shows it:\nOrder no. {outTradeNo}\nWeChat transaction {transactionId}\nWeChat amount {wechat}\n\nThis is written to the audit log, then the day is reconciled again.",
+        record_refund:
+          "The refund will be recorded in the ledger as WeChat's bill shows it:\nRefund no. {outRefundNo}\nOrder no. {outTradeNo}\nWeChat status {state}, amount {wechat}\n\nThis is written to the audit log, then the day is reconciled again.",
         propose_refund:
-          `A refund application for order {outTradeNo} goes into the refund approval queue (WeChat amount {wechat}, ledger amount {ledger}).\n\nNothing is refunded now: it is sent to WeChat only once approved under "Refunds".`,
+          `A refund application of {amount} (what WeChat took) for order {outTradeNo} goes into the refund approval queue. If the ledger does not have the payment yet, it is recorded from the bill first.\n\nNothing is refunded now: it is sent to WeChat only once approved under "Refunds".`,
+        propose_difference:
+          `WeChat took {wechat} for order {outTradeNo}; the ledger says {ledger}. A refund application of {amount} (the difference taken in excess) goes into the refund approval queue.\n\nNothing is refunded now: it is sent to WeChat only once approved under "Refunds".`,
       },
       running: 'Working…',
+      reasonPlaceholder: 'Reason for the refund (optional; kept with the application)',
     },
     explain: {
       title: 'Mark explained',

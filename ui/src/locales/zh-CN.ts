@@ -621,6 +621,7 @@ const zhCN = {
     },
     progress: {
       working: '正在处理…',
+      saving: '正在保存账单文件',
       stage: {
         download: '正在下载账单',
         import: '正在导入账单',
@@ -716,9 +717,10 @@ const zhCN = {
       none: '没有记录',
     },
     resolution: '处理结果：{text}（{by}，{at}）',
+    staffNote: '店员可以查看对账结果、向微信查询；下载或导入账单、重新对账和其他处理由店主来做。',
     actions: {
       query: '向微信查询',
-      record_from_bill: '按账单登记订单',
+      record_from_bill: '按账单登记',
       propose_refund: '提出退款申请',
       explain: '标记为已说明',
       busy: {
@@ -738,16 +740,21 @@ const zhCN = {
     },
     confirm: {
       title: {
-        record_from_bill: '按账单登记订单',
+        record_from_bill: '按账单登记',
         propose_refund: '提出退款申请',
       },
       body: {
         record_from_bill:
           '将按微信对账单在账本中登记这笔订单：\n订单号 {outTradeNo}\n微信支付单号 {transactionId}\n微信金额 {wechat}\n\n登记会记入操作日志，然后重新对账。',
+        record_refund:
+          '将按微信对账单在账本中登记这笔退款：\n退款单号 {outRefundNo}\n订单号 {outTradeNo}\n微信状态 {state}，金额 {wechat}\n\n登记会记入操作日志，然后重新对账。',
         propose_refund:
-          '将为订单 {outTradeNo} 提出一笔退款申请，放进退款审批队列（微信金额 {wechat}，账本金额 {ledger}）。\n\n现在不会退款：要在“退款”里批准后才会发给微信。',
+          '将为订单 {outTradeNo} 提出一笔 {amount} 的退款申请（微信收到的金额），放进退款审批队列。账本里还没有这笔付款时，会先按账单登记付款。\n\n现在不会退款：要在“退款”里批准后才会发给微信。',
+        propose_difference:
+          '订单 {outTradeNo} 微信收了 {wechat}，账本是 {ledger}。将提出一笔 {amount}（多收的差额）的退款申请，放进退款审批队列。\n\n现在不会退款：要在“退款”里批准后才会发给微信。',
       },
       running: '正在处理…',
+      reasonPlaceholder: '退款原因（选填，记在退款申请里）',
     },
     explain: {
       title: '标记为已说明',

@@ -2,10 +2,13 @@
 // totals (fees with all their decimals), the bill's summary check, discrepancy rows with their
 // buttons, and the explain dialog that needs a note.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createPinia, setActivePinia } from 'pinia'
 import { setBackend, type CloseDay } from '@/backend'
+import { useAppStore } from '@/stores/app'
+import { useCloseStore } from '@/stores/close'
 import { daysOfMonth } from '@/utils/time'
 import { FakeBackend, flush } from '../../../tests/fakeBackend'
-import { billInfo, closeDay, dayClose, discrepancy, totals } from '../../../tests/fixtures'
+import { appStatus, billInfo, closeDay, dayClose, discrepancy, totals } from '../../../tests/fixtures'
 import { byTestId, mountPage } from '../../../tests/mountPage'
 import CalendarPage from './calendar/index.vue'
 import DayPage from './day/index.vue'
@@ -163,6 +166,85 @@ describe('the day view', () => {
     expect(fake.argsOf('bill_import')).toEqual([{ path: '/tmp/2024-03-03.csv', day: null }])
     expect(byTestId('close-import-result')!.getAttribute('data-day')).toBe('2024-03-03')
     expect(w.router.currentRoute.value.fullPath).toBe('/close/2024-03-03')
+    w.unmount()
+  })
+
+  it('import → discrepancy shown → action → resolved, with the progress bar while importing', async () => {
+    fake.handle('close_day', () => dayClose({ status: 'not_reconciled', bill: null, run: null, wechat: null }))
+    let finishImport!: () => void
+    fake.handle(
+      'bill_import',
+      () =>
+        new Promise((resolve) => {
+          finishImport = () => resolve({ outcome: 'imported', message: '已导入 43 行并对账', day: dayClose({ status: 'open', discrepancies: [discrepancy(12)] }) })
+        }),
+    )
+    fake.handle('discrepancy_action', () =>
+      dayClose({ status: 'clean', discrepancies: [discrepancy(12, { status: 'resolved', actions: [], resolution: '微信确认已支付，已记入账本' })] }),
+    )
+    const w = await mountPage(DayPage, { path: '/close/2024-03-04' })
+    await useCloseStore().listen()
+    await settle(w)
+    expect(byTestId('close-progress')).toBeNull()
+
+    const input = byTestId('close-import-path') as HTMLInputElement
+    input.value = '/tmp/2024-03-04.csv.gz'
+    input.dispatchEvent(new Event('input'))
+    byTestId('close-import-submit')!.click()
+    await settle(w)
+    expect(byTestId('close-progress')!.getAttribute('data-indeterminate')).toBe('true')
+    fake.emit('close-progress', { day: '2024-03-04', stage: 'reconcile', done: 20, total: 43 })
+    await settle(w)
+    const bar = byTestId('close-progress')!
+    expect(bar.getAttribute('data-stage')).toBe('reconcile')
+    expect(bar.getAttribute('data-done')).toBe('20')
+    expect(bar.getAttribute('data-total')).toBe('43')
+    expect(bar.getAttribute('data-indeterminate')).toBe('false')
+    expect(byTestId('close-progress-label')!.textContent).toContain('20 / 43')
+
+    finishImport()
+    await settle(w)
+    await settle(w)
+    expect(byTestId('close-progress')).toBeNull()
+    expect(byTestId('close-import-result')!.getAttribute('data-outcome')).toBe('imported')
+    expect(byTestId('close-day-status')!.getAttribute('data-status')).toBe('open')
+    expect(byTestId('discrepancy-row-12')!.getAttribute('data-status')).toBe('open')
+
+    byTestId('discrepancy-query-12')!.click()
+    await settle(w)
+    expect(fake.argsOf('discrepancy_action')).toEqual([{ id: 12, action: 'query', note: null }])
+    expect(byTestId('discrepancy-row-12')!.getAttribute('data-status')).toBe('resolved')
+    expect(byTestId('close-day-status')!.getAttribute('data-status')).toBe('clean')
+    w.unmount()
+  })
+
+  it('asks before proposing a refund, naming the amount', async () => {
+    fake.handle('close_day', () =>
+      dayClose({ status: 'open', discrepancies: [discrepancy(13, { kind: 'amount_mismatch', ledger_value: 'SUCCESS', ledger_fen: 3500, wechat_fen: 3800 })] }),
+    )
+    const w = await mountPage(DayPage, { path: '/close/2024-03-04' })
+    await settle(w)
+    byTestId('discrepancy-propose_refund-13')!.click()
+    await settle(w)
+    expect(fake.argsOf('discrepancy_action')).toHaveLength(0)
+    expect(byTestId('confirm-message')!.textContent).toContain('¥3.00')
+    expect(byTestId('propose-refund-reason')).not.toBeNull()
+    w.unmount()
+  })
+
+  it('staff see the day and “ask WeChat”, without fetch, import or the other actions', async () => {
+    const pinia = createPinia()
+    setActivePinia(pinia)
+    useAppStore().setStatus(appStatus({ user: { name: '小李', role: 'staff' } }))
+    fake.handle('close_day', () => dayClose({ status: 'open', discrepancies: [discrepancy(12)] }))
+    const w = await mountPage(DayPage, { path: '/close/2024-03-04', pinia })
+    await settle(w)
+    expect(byTestId('close-staff-note')).not.toBeNull()
+    for (const id of ['close-fetch', 'close-recon', 'close-import-path', 'discrepancy-explain-12', 'discrepancy-record_from_bill-12']) {
+      expect(byTestId(id)).toBeNull()
+    }
+    expect(byTestId('discrepancy-query-12')).not.toBeNull()
+    expect(byTestId('close-export-day')).not.toBeNull()
     w.unmount()
   })
 })

@@ -7,7 +7,7 @@ import { useCloseStore } from '@/stores/close'
 import { useRefundsStore } from '@/stores/refunds'
 import { deferred, FakeBackend, flush } from '../../../../tests/fakeBackend'
 import { application, appStatus, dayClose, discrepancy, totals } from '../../../../tests/fixtures'
-import { useDayClose } from './useDayClose'
+import { proposedRefundFen, useDayClose } from './useDayClose'
 
 let fake: FakeBackend
 let scope: EffectScope
@@ -153,12 +153,68 @@ describe('useDayClose', () => {
 
     await d.request(row, 'propose_refund')
     expect(d.confirm.action).toBe('propose_refund')
+    d.confirm.note = '  顾客要求退回多收的钱 '
     await d.confirmAction()
-    expect(fake.argsOf('discrepancy_action')).toEqual([{ id: 12, action: 'propose_refund', note: null }])
+    // the optional reason goes along as the application's reason
+    expect(fake.argsOf('discrepancy_action')).toEqual([{ id: 12, action: 'propose_refund', note: '顾客要求退回多收的钱' }])
     expect(d.confirm.visible).toBe(false)
     await flush()
     expect(useRefundsStore().pendingCount).toBe(1)
     expect(d.lastAction.value?.status).toBe('action_pending')
+  })
+
+  it('sends no note with "record from the bill", nor an empty reason with a proposed refund', async () => {
+    fake.handle('close_day', () => openDay())
+    fake.handle('discrepancy_action', () => openDay())
+    fake.handle('refund_applications_list', () => [])
+    const d = run(() => useDayClose(DAY))
+    await d.load()
+    const row = d.discrepancies.value.find((r) => r.id === 12)!
+    await d.request(row, 'record_from_bill')
+    await d.confirmAction()
+    await d.request(row, 'propose_refund')
+    d.confirm.note = '   '
+    await d.confirmAction()
+    expect(fake.argsOf('discrepancy_action').map((a) => a.note)).toEqual([null, null])
+  })
+
+  it('proposes the difference for an amount mismatch, what WeChat took otherwise (exact)', () => {
+    expect(proposedRefundFen(discrepancy(1, { kind: 'amount_mismatch', ledger_fen: 3500, wechat_fen: 3800 }))).toBe(300n)
+    expect(proposedRefundFen(discrepancy(2, { kind: 'missing_in_ledger', wechat_fen: 3800 }))).toBe(3800n)
+    expect(proposedRefundFen(discrepancy(3, { kind: 'amount_mismatch', ledger_fen: null, wechat_fen: 3800 }))).toBeNull()
+  })
+
+  it('lets staff read and ask WeChat, nothing else', async () => {
+    useAppStore().setStatus(appStatus({ user: { name: '小李', role: 'staff' } }))
+    fake.handle('close_day', () => openDay())
+    fake.handle('discrepancy_action', () => openDay())
+    const d = run(() => useDayClose(DAY))
+    await d.load()
+    const row = d.discrepancies.value.find((r) => r.id === 12)!
+    expect(d.isStaff.value).toBe(true)
+    expect(d.actionsOf(row)).toEqual(['query'])
+    expect(await d.request(row, 'explain')).toBeNull()
+    expect(d.explain.visible).toBe(false)
+    expect(await d.fetch()).toBeNull()
+    expect(await d.reconcile()).toBeNull()
+    expect(fake.calls.map((c) => c.command)).toEqual(['close_day'])
+    await d.request(row, 'query')
+    expect(fake.argsOf('discrepancy_action')).toEqual([{ id: 12, action: 'query', note: null }])
+  })
+
+  it('counts open and action-pending discrepancies as needing a person, not waiting ones', async () => {
+    fake.handle('close_day', () =>
+      openDay({
+        discrepancies: [
+          discrepancy(1, { status: 'open' }),
+          discrepancy(2, { status: 'action_pending' }),
+          discrepancy(3, { status: 'waiting', kind: 'missing_at_wechat' }),
+        ],
+      }),
+    )
+    const d = run(() => useDayClose(DAY))
+    await d.load()
+    expect(d.openCount.value).toBe(2)
   })
 
   it('keeps an action’s refusal on its row', async () => {

@@ -19,6 +19,7 @@ import type {
 } from '@/backend'
 import { normalizeError } from '@/backend'
 import { actOnDiscrepancy, exportCloseCsv, fetchBill, getCloseDay, runRecon } from '@/api/close'
+import { useAppStore } from '@/stores/app'
 import { useCloseStore } from '@/stores/close'
 import { useRefundsStore } from '@/stores/refunds'
 import { needsAttention, sortDiscrepancies } from '../status'
@@ -29,6 +30,19 @@ export const EXPLAIN_NOTE_MAX = 200
 /** Actions that change the ledger or start a refund: confirmed first. */
 export const CONFIRMED_ACTIONS: readonly DiscrepancyAction[] = ['record_from_bill', 'propose_refund']
 
+/** What the staff login may do here (the shell refuses the rest with `forbidden`). */
+export const STAFF_ACTIONS: readonly DiscrepancyAction[] = ['query']
+
+/**
+ * The amount a proposed refund will ask for, as decision 0009 words it: for an amount mismatch the
+ * difference (only offered when WeChat has more), otherwise what WeChat took. Exact (BigInt).
+ */
+export function proposedRefundFen(row: DiscrepancyRow): bigint | null {
+  if (row.wechat_fen === null) return null
+  if (row.kind === 'amount_mismatch') return row.ledger_fen === null ? null : BigInt(row.wechat_fen) - BigInt(row.ledger_fen)
+  return BigInt(row.wechat_fen)
+}
+
 /** What the last toolbar operation said (one at a time on screen). */
 export type DayNotice =
   | { op: 'fetch'; outcome: BillFetchOutcome; message: string }
@@ -38,6 +52,7 @@ export type DayNotice =
 export type DayOp = 'fetch' | 'recon' | 'export-day' | 'export-discrepancies'
 
 export function useDayClose(initialDay: string) {
+  const app = useAppStore()
   const close = useCloseStore()
   const refunds = useRefundsStore()
 
@@ -113,6 +128,12 @@ export function useDayClose(initialDay: string) {
   )
   onScopeDispose(stop)
 
+  /** Staff read the day and may ask WeChat; fetching, importing, reconciling and the other actions are the owner's. */
+  const isStaff = computed(() => app.isStaff)
+  function actionsOf(row: DiscrepancyRow): DiscrepancyAction[] {
+    return isStaff.value ? row.actions.filter((a) => STAFF_ACTIONS.includes(a)) : [...row.actions]
+  }
+
   /** A toolbar operation: one at a time, and none while a bill is being imported. */
   const blocked = computed(() => op.value !== null || close.running || close.importing)
 
@@ -132,7 +153,7 @@ export function useDayClose(initialDay: string) {
 
   /** downloadbill for the day; not_yet / no_bill come back as outcomes with the shell's words. */
   async function fetch(): Promise<BillFetch | null> {
-    if (blocked.value) return null
+    if (blocked.value || isStaff.value) return null
     const which = day.value
     const r = await runOp('fetch', () => close.track('download', which, () => fetchBill(which)))
     if (!r) return null
@@ -149,11 +170,11 @@ export function useDayClose(initialDay: string) {
 
   /** Reconciles the day again against its newest bill. */
   async function reconcile(): Promise<DayClose | null> {
-    if (blocked.value) return null
+    if (blocked.value || isStaff.value) return null
     const which = day.value
     const d = await runOp('recon', () => close.track('reconcile', which, () => runRecon(which)))
     if (!d || !apply(d)) return d
-    notice.value = { op: 'recon', matched: d.run?.matched ?? 0, open: d.discrepancies.filter((r) => r.status === 'open').length }
+    notice.value = { op: 'recon', matched: d.run?.matched ?? 0, open: d.discrepancies.filter(needsAttention).length }
     return d
   }
 
@@ -184,10 +205,18 @@ export function useDayClose(initialDay: string) {
   }
 
   // ---- confirm (record from bill, propose refund) ----
-  const confirm = reactive<{ visible: boolean; row: DiscrepancyRow | null; action: DiscrepancyAction | null; running: boolean }>({
+  const confirm = reactive<{
+    visible: boolean
+    row: DiscrepancyRow | null
+    action: DiscrepancyAction | null
+    /** propose_refund: the application's reason (optional; the shell words one when empty) */
+    note: string
+    running: boolean
+  }>({
     visible: false,
     row: null,
     action: null,
+    note: '',
     running: false,
   })
 
@@ -203,7 +232,7 @@ export function useDayClose(initialDay: string) {
 
   /** A button was clicked: run it, or ask first. */
   async function request(row: DiscrepancyRow, action: DiscrepancyAction): Promise<DayClose | null> {
-    if (busy[row.id]) return null
+    if (busy[row.id] || !actionsOf(row).includes(action)) return null
     if (action === 'explain') {
       explain.row = row
       explain.note = ''
@@ -215,6 +244,7 @@ export function useDayClose(initialDay: string) {
     if (CONFIRMED_ACTIONS.includes(action)) {
       confirm.row = row
       confirm.action = action
+      confirm.note = ''
       confirm.visible = true
       return null
     }
@@ -225,8 +255,9 @@ export function useDayClose(initialDay: string) {
     const { row, action } = confirm
     if (!row || !action || confirm.running) return null
     confirm.running = true
+    const note = action === 'propose_refund' ? confirm.note.trim().slice(0, EXPLAIN_NOTE_MAX) : ''
     try {
-      const d = await act(row.id, action)
+      const d = await act(row.id, action, note || null)
       confirm.visible = false // on failure the row shows the error
       return d
     } finally {
@@ -260,8 +291,8 @@ export function useDayClose(initialDay: string) {
   }
 
   const discrepancies = computed(() => sortDiscrepancies(data.value?.discrepancies ?? []))
-  const openCount = computed(() => discrepancies.value.filter((r) => r.status === 'open').length)
-  const attentionCount = computed(() => discrepancies.value.filter(needsAttention).length)
+  /** Like the calendar's count: discrepancies that need a person (open, action pending); waiting ones do not count yet. */
+  const openCount = computed(() => discrepancies.value.filter(needsAttention).length)
 
   return {
     day,
@@ -280,7 +311,8 @@ export function useDayClose(initialDay: string) {
     explain,
     discrepancies,
     openCount,
-    attentionCount,
+    isStaff,
+    actionsOf,
     apply,
     load,
     setDay,
