@@ -25,6 +25,9 @@ from selenium.webdriver.remote.file_detector import UselessFileDetector
 
 ENV = os.environ
 
+# The owner's password the suite sets up (test_desk.py's wizard, or `Desk.ready_as_owner` when run alone).
+OWNER_PASSWORD = "e2e-owner-password"
+
 
 def env(name):
     value = ENV.get(name)
@@ -108,6 +111,68 @@ class Desk:
     def attr(self, testid, name):
         return self.wait_testid(testid).get_attribute(name)
 
+    def attr_or_none(self, testid, name):
+        """The attribute of the first visible [data-testid=…], or None when there is none (no waiting)."""
+        for e in self.all(testid):
+            if e.is_displayed():
+                return e.get_attribute(name)
+        return None
+
+    def text(self, testid):
+        """The text of the first visible [data-testid=…] (textContent: also what is clipped or in a tooltip cell)."""
+        return (self.wait_testid(testid).get_attribute("textContent") or "").strip()
+
+    def enabled(self, testid):
+        el = self.wait_testid(testid)
+        return el.is_enabled() and el.get_attribute("disabled") is None and "is-disabled" not in (el.get_attribute("class") or "")
+
+    def testids(self, prefix):
+        """The data-testid values in the DOM that start with `prefix`, in document order."""
+        return self.driver.execute_script(
+            "return Array.from(document.querySelectorAll('[data-testid^=\"' + arguments[0] + '\"]'))"
+            ".map(e => e.getAttribute('data-testid'))",
+            prefix,
+        )
+
+    def ready_as_owner(self):
+        """Brings the app to an unlocked owner screen whatever it shows now: the first-run wizard (the sandbox way,
+        as ui/README.md describes it), the unlock screen, or an unlocked page already. Lets a test file run alone
+        (`tests/e2e/run -- -k refunds`) as well as after test_desk.py."""
+        def screen():
+            for page in ("setup-page", "unlock-page", "dashboard-page", "orders-page", "refunds-page",
+                         "refunds-list-page", "sync-page", "settings-page", "audit-page"):
+                if self.present(page):
+                    return page
+            return None
+
+        screen.__doc__ = "a known screen"
+        page = self.wait(screen, 60)
+        if page == "setup-page":
+            self.click("setup-sandbox")
+            self.wait_testid("setup-sandbox-banner", 30)
+            self.wait_testid("setup-current-connection", 30)
+            self.click("setup-test-connection")
+            result = self.wait_testid("setup-test-result", 30)
+            self.wait(lambda: result.get_attribute("data-ok") in ("true", "false"), 30)
+            assert result.get_attribute("data-ok") == "true", result.text
+            self.click("setup-next")
+            self.wait_testid("setup-current-ledger")
+            self.click("setup-next")
+            self.wait_testid("setup-current-owner")
+            self.type("setup-owner-name", "测试店主")
+            self.type("setup-owner-password", OWNER_PASSWORD)
+            self.type("setup-owner-password2", OWNER_PASSWORD)
+            self.click("setup-finish")
+            time.sleep(0.5)
+            if self.present("confirm-ok"):
+                self.click("confirm-ok")
+            self.wait_testid("dashboard-page", 60)
+        elif page == "unlock-page":
+            self.type("unlock-password", OWNER_PASSWORD)
+            self.click("unlock-submit")
+            self.wait(lambda: not self.present("unlock-page"), 30)
+        self.wait_testid("header-lock", 30)
+
     def shot(self, name):
         """A screenshot of the window after two animation frames (TAURI-ON-LINUX: the frame must be painted)."""
         self.shots += 1
@@ -171,6 +236,29 @@ class Desk:
             "/api/v1/orders",
             {"out_trade_no": out_trade_no, "amount": total_fee, "sign_type": "MD5", "description": "e2e 拿铁"},
         )
+
+    def ledger_order(self, out_trade_no):
+        """The order as the receiver's shop API reports it from the shared ledger."""
+        return self.shop("GET", f"/api/v1/orders/{out_trade_no}")
+
+    def paid_order(self, out_trade_no, total_fee):
+        """An order registered, paid at the simulator, and paid in the ledger (the payment notification went
+        through the receiver) — what the shop API needs before it takes a refund application."""
+        self.new_order(out_trade_no, total_fee)
+        self.sim_merchant("POST", f"/orders/{out_trade_no}/pay", {"bank_type": "CMB_DEBIT"})
+
+        def paid():
+            return self.ledger_order(out_trade_no).get("trade_state") == "SUCCESS"
+
+        paid.__doc__ = f"order {out_trade_no} paid in the ledger"
+        self.wait(paid, 60, interval=0.5)
+
+    def apply_refund(self, out_trade_no, amount, reason, request_id=None):
+        """A customer's refund application, as the shop backend POSTs it to the receiver; the created row."""
+        body = {"out_trade_no": out_trade_no, "amount": amount, "reason": reason}
+        if request_id:
+            body["request_id"] = request_id
+        return self.shop("POST", "/api/v1/refund-applications", body)
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,9 @@ The tests run in file order on one app session; each leaves the app where the ne
 import os
 import time
 
+from conftest import OWNER_PASSWORD
 from selenium.webdriver.common.keys import Keys
 
-OWNER_PASSWORD = "e2e-owner-password"
 RUN = f"E2E{int(time.time())}"
 PAID_A, PAID_B, SYNCED_C, UNPAID_D = (f"{RUN}A", f"{RUN}B", f"{RUN}C", f"{RUN}D")
 
