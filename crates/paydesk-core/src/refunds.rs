@@ -362,14 +362,41 @@ pub(crate) fn check_guards(
         name: "interval",
         ok: wait.is_none(),
         message: match wait {
-            None => pick("距上次退款请求已超过一分钟。".into(), "More than a minute since the last refund request on this order.".into()),
+            None => pick(
+                format!("距上次退款请求已超过 {}。", span_zh(min_interval)),
+                format!("More than {} since the last refund request on this order.", span_en(min_interval)),
+            ),
             Some(w) => pick(
-                format!("这笔订单一分钟内已发送过退款请求（微信限制每分钟一次）：请 {} 秒后再批准。", w.num_seconds().max(1)),
-                format!("A refund request for this order was sent less than a minute ago (WeChat allows one a minute): approve again in {} s.", w.num_seconds().max(1)),
+                format!(
+                    "这笔订单在 {} 内已发送过退款请求（微信限制同一订单每分钟一次）：请 {} 秒后再批准。",
+                    span_zh(min_interval),
+                    w.num_seconds().max(1)
+                ),
+                format!(
+                    "A refund request for this order was sent less than {} ago (WeChat allows one a minute per order): approve again in {} s.",
+                    span_en(min_interval),
+                    w.num_seconds().max(1)
+                ),
             ),
         },
     });
     guards
+}
+
+fn span_zh(d: Duration) -> String {
+    match d.num_seconds() {
+        60 => "一分钟".to_string(),
+        s if s % 60 == 0 => format!("{} 分钟", s / 60),
+        s => format!("{s} 秒"),
+    }
+}
+
+fn span_en(d: Duration) -> String {
+    match d.num_seconds() {
+        60 => "a minute".to_string(),
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} s"),
+    }
 }
 
 /// The verdicts as the contract's `GuardCheck`.
