@@ -168,7 +168,7 @@ pub enum RefundApplied {
 
 /// Applies one event to a refund inside `tx`, with its money effects on the order in the same transaction:
 /// SUCCESS adds to the refunded total (never past the reserved amount), REFUNDCLOSE / FAILED release the
-/// reservation, and the first accepted refund turns a SUCCESS order into REFUND.
+/// reservation, and the first refund WeChat accepted (any outcome but FAILED) turns a SUCCESS order into REFUND.
 async fn apply_refund_event_in(
     tx: &mut Tx,
     refund: &Refund,
@@ -271,7 +271,9 @@ async fn apply_refund_event_in(
             return Err(Error::Corrupt(format!("order {} reservation below its refunded total", refund.order_id)));
         }
     }
-    if matches!(to, RefundState::Processing | RefundState::Success | RefundState::Change) {
+    // Every outcome WeChat reports means it accepted the refund (its order turned REFUND), also when the accepting
+    // reply was lost and the first news is REFUNDCLOSE; only FAILED (refused) leaves the order as it was.
+    if matches!(to, RefundState::Processing | RefundState::Success | RefundState::Change | RefundState::RefundClose) {
         let order = order_in(tx, refund.order_id).await?;
         if order.trade_state == TradeState::Success {
             apply_order_event_in(tx, &order, OrderEvent::RefundStarted, None, provenance).await?;

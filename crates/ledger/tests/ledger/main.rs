@@ -70,6 +70,7 @@ on_both_engines! {
         refund_requests_are_limited_to_one_a_minute_per_order,
         refunded_total_follows_only_on_success,
         refundclose_gives_the_reservation_back,
+        refundclose_heard_before_the_accepting_reply_still_makes_the_order_refund,
         refused_refund_fails_with_its_err_code_and_is_flagged,
         notenough_keeps_the_refund_created_and_flags_it,
         change_is_flagged_and_can_still_succeed,

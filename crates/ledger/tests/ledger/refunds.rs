@@ -164,6 +164,18 @@ pub async fn refundclose_gives_the_reservation_back(db: &TestDb) {
     assert_eq!(order.refundable(), Fen(1000));
 }
 
+pub async fn refundclose_heard_before_the_accepting_reply_still_makes_the_order_refund(db: &TestDb) {
+    let l = &db.ledger;
+    let m = merchant(l).await;
+    let (order, refund) = approved_refund(l, &m, 1000, 400).await;
+    // The reply accepting it was lost; the first news is that WeChat closed it. WeChat did accept it (its order says
+    // REFUND), so the ledger's order says so too, whichever way the news came (found by tests/refund_chaos.rs).
+    l.apply_refund_observation(refund.id, &observed(RefundStatus::RefundClose), &query(now())).await.unwrap();
+    let order = l.order(order.id).await.unwrap();
+    assert_eq!(order.trade_state, TradeState::Refund);
+    assert_eq!((order.refund_reserved, order.refunded_total), (Fen(0), Fen(0)));
+}
+
 pub async fn refused_refund_fails_with_its_err_code_and_is_flagged(db: &TestDb) {
     let l = &db.ledger;
     let m = merchant(l).await;
