@@ -569,6 +569,7 @@ const en: Messages = {
       dropHere: 'Drop to import the bill',
       file: 'File: {path}',
       busy: 'Another bill is being processed; import this one when it has finished',
+      forDay: "Bills imported here are for {day} (import other days' bills from the calendar)",
       pathRequired: 'Enter the path of the bill file',
     },
     calendar: {

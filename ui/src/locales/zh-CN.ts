@@ -569,6 +569,7 @@ const zhCN = {
       dropHere: '松开鼠标，导入账单',
       file: '文件：{path}',
       busy: '正在处理另一份账单，请等它完成后再导入',
+      forDay: '这里导入的是 {day} 的账单（其他日期的账单请到日历页导入）',
       pathRequired: '请填写账单文件的路径',
     },
     calendar: {

@@ -68,6 +68,24 @@ describe('the daily close calendar', () => {
     expect(w.router.currentRoute.value.fullPath).toBe('/close/2024-03-02')
     w.unmount()
   })
+
+  it('imports a file from the calendar with the day read from its rows, and opens that day', async () => {
+    fake.handle('close_calendar', ({ month }) => daysOfMonth(month).map((d) => closeDay(d)))
+    fake.handle('close_chart', () => [])
+    fake.handle('bill_import', () => ({ outcome: 'imported', message: '已导入 43 行', day: dayClose({ day: '2024-03-03', status: 'open' }) }))
+    const w = await mountPage(CalendarPage)
+    await settle(w)
+    const input = byTestId('close-import-path') as HTMLInputElement
+    input.value = '/tmp/2024-03-03.csv'
+    input.dispatchEvent(new Event('input'))
+    byTestId('close-import-submit')!.click()
+    await settle(w)
+    await settle(w)
+    expect(fake.argsOf('bill_import')).toEqual([{ path: '/tmp/2024-03-03.csv', day: null }])
+    expect(w.router.currentRoute.value.fullPath).toBe('/close/2024-03-03')
+    expect(useCloseStore().imports[0]?.result?.day?.day).toBe('2024-03-03') // the outcome stays for the day view
+    w.unmount()
+  })
 })
 
 describe('the day view', () => {
@@ -141,10 +159,9 @@ describe('the day view', () => {
     w.unmount()
   })
 
-  it('shows “not yet” from fetching as a state, and an import of another day opens that day', async () => {
+  it('shows “not yet” from fetching as a state', async () => {
     fake.handle('close_day', () => dayClose({ status: 'not_yet', bill: null, run: null, wechat: null }))
     fake.handle('bill_fetch', () => ({ outcome: 'not_yet', message: '微信还在生成账单（10 点后可下载）', day: null }))
-    fake.handle('bill_import', () => ({ outcome: 'imported', message: '已导入 43 行', day: dayClose({ day: '2024-03-03', status: 'open' }) }))
     const w = await mountPage(DayPage, { path: '/close/2024-03-04' })
     await settle(w)
     expect(byTestId('close-no-bill')).not.toBeNull()
@@ -156,16 +173,6 @@ describe('the day view', () => {
     expect(result.getAttribute('data-outcome')).toBe('not_yet')
     expect(result.textContent).toContain('微信还在生成账单')
     expect(byTestId('close-fetch-error')).toBeNull()
-
-    const input = byTestId('close-import-path') as HTMLInputElement
-    input.value = '/tmp/2024-03-03.csv'
-    input.dispatchEvent(new Event('input'))
-    byTestId('close-import-submit')!.click()
-    await settle(w)
-    await settle(w)
-    expect(fake.argsOf('bill_import')).toEqual([{ path: '/tmp/2024-03-03.csv', day: null }])
-    expect(byTestId('close-import-result')!.getAttribute('data-day')).toBe('2024-03-03')
-    expect(w.router.currentRoute.value.fullPath).toBe('/close/2024-03-03')
     w.unmount()
   })
 
@@ -212,6 +219,7 @@ describe('the day view', () => {
 
     byTestId('discrepancy-query-12')!.click()
     await settle(w)
+    expect(fake.argsOf('bill_import')).toEqual([{ path: '/tmp/2024-03-04.csv.gz', day: '2024-03-04' }]) // this day's bill
     expect(fake.argsOf('discrepancy_action')).toEqual([{ id: 12, action: 'query', note: null }])
     expect(byTestId('discrepancy-row-12')!.getAttribute('data-status')).toBe('resolved')
     expect(byTestId('close-day-status')!.getAttribute('data-status')).toBe('clean')

@@ -103,6 +103,14 @@ describe('useBillImport', () => {
     expect(close.visible).toBe(false)
   })
 
+  it('imports for the page’s day when it has one (a bill without rows needs it)', async () => {
+    fake.handle('bill_import', ({ path }) => imported(path))
+    const imp = run(() => useBillImport({ day: () => '2024-03-04' }))
+    await imp.importPaths(['/tmp/empty-day.csv'])
+    expect(fake.argsOf('bill_import')).toEqual([{ path: '/tmp/empty-day.csv', day: '2024-03-04' }])
+    expect(useCloseStore().imports[0]?.result?.outcome).toBe('imported')
+  })
+
   it('stops listening to drops when its page goes', async () => {
     run(() => useBillImport())
     await flush()

@@ -1,8 +1,9 @@
 // Importing a bill exported from the merchant platform, three ways: the native "open file" dialog
 // (bill_pick_file → bill_import), a path pasted into a small field, or files dragged from the
 // desktop onto the window (Tauri's webview drag-drop, through api/ → backend/). Files are imported
-// one after another; the shell reads the day from the rows (day: null), so a file for another day
-// lands on its own day. The outcomes are kept in the close store and stay on screen.
+// one after another. On a day's page the import is for that day (the shell refuses a bill whose rows
+// are of another day, and a bill without rows can only be imported this way); elsewhere the shell
+// reads the day from the rows (day: null). The outcomes are kept in the close store and stay on screen.
 import { onScopeDispose, ref } from 'vue'
 import type { BillFetch, FileDropEvent } from '@/backend'
 import { normalizeError } from '@/backend'
@@ -14,6 +15,8 @@ export interface BillImportOptions {
   onImported?: (result: BillFetch) => void
   /** listen to files dropped onto the window while this scope lives (default true) */
   acceptDrops?: boolean
+  /** the day the bill is for (a day's page), or null to read it from the rows */
+  day?: () => string | null
 }
 
 export function useBillImport(options: BillImportOptions = {}) {
@@ -42,7 +45,8 @@ export function useBillImport(options: BillImportOptions = {}) {
       for (const file of files) {
         let outcome: ImportOutcome
         try {
-          const result = await close.track('import', null, () => importBill(file, null))
+          const day = options.day?.() ?? null
+          const result = await close.track('import', day, () => importBill(file, day))
           outcome = { path: file, result, error: null }
           if (result.day) close.publishDay(result.day)
           options.onImported?.(result)
