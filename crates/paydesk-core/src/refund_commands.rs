@@ -240,7 +240,8 @@ impl Core {
             Err(e) => return Err(e.into()),
         };
         self.emit(CoreEvent::RefundsChanged { out_refund_nos: vec![refund.out_refund_no.as_str().to_string()] });
-        self.send_and_audit(&session, &refund, false).await;
+        // Asks WeChat first only if another desk's round already made an attempt meanwhile.
+        self.send_and_audit(&session, &refund, true).await;
         let refund = session.ledger.refund(refund.id).await?;
         self.emit(CoreEvent::OrdersChanged { out_trade_nos: vec![order.out_trade_no.as_str().to_string()] });
         self.refund_view(&session, &refund).await
@@ -263,6 +264,8 @@ impl Core {
                 (AuditResult::Refused, "not sent: a request for this order less than a minute ago".into())
             }
             Ok(Sent::Failed(code)) => (AuditResult::Failed, code.clone()),
+            // Nothing was sent: not an attempt to audit.
+            Ok(Sent::Moved) => return outcome.ok(),
             Err(e) => (AuditResult::Failed, e.code().to_string()),
         };
         let detail = serde_json::json!({

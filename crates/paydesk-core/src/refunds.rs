@@ -437,6 +437,8 @@ pub(crate) enum Sent {
     AlreadyAtWeChat,
     /// Failed; kept CREATED for a retry (automatic or the owner's) or made FAILED, per the error.
     Failed(String),
+    /// Nothing sent: another desk (or a notification) moved the refund past CREATED meanwhile.
+    Moved,
 }
 
 /// Sends a CREATED refund once (the same out_refund_no and amount as every attempt), records the outcome and
@@ -467,6 +469,7 @@ pub(crate) async fn send(
     let now = Utc::now();
     let refund = match session.ledger.begin_refund_attempt(refund.id, now, min_interval).await {
         Ok(r) => r,
+        Err(ledger::Error::InvalidTransition(_)) => return Ok(Sent::Moved),
         Err(ledger::Error::TooSoon(_)) => {
             let last = order.last_refund_request_at.unwrap_or(now);
             let next = (last + min_interval + Duration::seconds(1)).max(now + Duration::seconds(1));
@@ -509,8 +512,13 @@ pub(crate) async fn send(
             }
             let at = Utc::now();
             let provenance = Provenance::new(Source::System, at).by(actor);
-            session.ledger.record_refund_accepted(refund.id, Some(&reply.refund_id), &provenance).await?;
-            session.ledger.schedule_refund_check(refund.id, next_query_at(at, at), None).await?;
+            match session.ledger.record_refund_accepted(refund.id, Some(&reply.refund_id), &provenance).await {
+                // A notification or the other desk already recorded an outcome this reply cannot change.
+                Ok(_) | Err(ledger::Error::InvalidTransition(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let fresh = session.ledger.refund(refund.id).await?;
+            schedule_after_observation(session, &fresh, at, actor).await?;
             Ok(Sent::Accepted)
         }
         Err(e) => {
@@ -566,13 +574,15 @@ pub(crate) async fn query(session: &Session, refund: &Refund, actor: &str) -> Co
     let reply = match handle_reply::<RefundQuery>(&raw, sign_type, &merchant.key) {
         Ok(reply) => reply,
         Err(wxpay::Error::Business { err_code: ErrCode::RefundNotExist, .. }) => {
-            session.ledger.schedule_refund_check(refund.id, refund.next_check_at, Some(now)).await?;
+            let fresh = session.ledger.refund(refund.id).await?;
+            session.ledger.schedule_refund_check(refund.id, fresh.next_check_at, Some(now)).await?;
             return Ok(None);
         }
         Err(e) => return Err(e.into()),
     };
     let Some(item) = reply.refunds.iter().find(|i| i.out_refund_no == refund.out_refund_no) else {
-        session.ledger.schedule_refund_check(refund.id, refund.next_check_at, Some(now)).await?;
+        let fresh = session.ledger.refund(refund.id).await?;
+        session.ledger.schedule_refund_check(refund.id, fresh.next_check_at, Some(now)).await?;
         return Ok(None);
     };
     let evidence = session.ledger.store_evidence(EvidenceKind::RefundQuery, &raw, now).await?;
@@ -586,7 +596,11 @@ pub(crate) async fn query(session: &Session, refund: &Refund, actor: &str) -> Co
         refund_account: item.refund_account.clone(),
         refund_channel: item.refund_channel.clone(),
     };
-    session.ledger.apply_refund_observation(refund.id, &observation, &provenance).await?;
+    match session.ledger.apply_refund_observation(refund.id, &observation, &provenance).await {
+        // Already past what this reply says (a notification or the other desk was faster): nothing to apply.
+        Ok(_) | Err(ledger::Error::InvalidTransition(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
     let after = session.ledger.refund(refund.id).await?;
     schedule_after_observation(session, &after, now, actor).await?;
     Ok(Some(after.status))
@@ -655,6 +669,7 @@ pub(crate) async fn round(
                     Sent::TooSoon => "too_soon".to_string(),
                     Sent::AlreadyAtWeChat => "already_at_wechat".to_string(),
                     Sent::Failed(code) => format!("failed:{code}"),
+                    Sent::Moved => "moved".to_string(),
                 })
             }
         } else {
