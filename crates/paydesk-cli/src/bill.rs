@@ -30,11 +30,18 @@ pub enum BillCommand {
         #[arg(long)]
         rows: bool,
     },
+    /// Downloads the day's ALL bill from WeChat Pay, keeps and imports it, reconciles the day (a set-up desk).
+    /// Exit 0 imported or already imported, 4 not yet (Bill Creating), 5 no bill (No Bill Exist), 1 failure.
+    Fetch(crate::close::FetchArgs),
+    /// Imports a bill file exported from the merchant platform (plain or gzip) and reconciles its day.
+    Import(crate::close::ImportArgs),
 }
 
 pub fn run(cmd: &BillCommand) -> anyhow::Result<Outcome> {
     match cmd {
         BillCommand::Parse { file, rows } => parse(file, *rows),
+        BillCommand::Fetch(args) => crate::close::fetch(args),
+        BillCommand::Import(args) => crate::close::import(args),
     }
 }
 

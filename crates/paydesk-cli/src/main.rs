@@ -4,11 +4,14 @@
 //! Exit codes: 0 success; 1 failure (unreadable input, a signature that does not match, a bill that
 //! cannot be parsed, a notification that does not verify or decrypt; a desk command that failed, or a
 //! sync round with a failed check); 2 wrong usage (clap); 3 a bill whose summary disagrees with its
-//! rows (the JSON is printed all the same).
+//! rows, or a reconciled day with discrepancies left (the JSON is printed all the same); 4 the bill is not
+//! available yet (`bill fetch`: "Bill Creating", try after 10:00); 5 WeChat has no bill for the day (`bill
+//! fetch`: "No Bill Exist").
 //!
-//! `order`, `sync` and `refund` work on a set-up desk (the desktop app's data directory) through paydesk-core.
+//! `order`, `sync`, `refund`, `bill fetch`, `bill import` and `recon` work on a set-up desk (the desktop app's data directory) through paydesk-core.
 
 mod bill;
+mod close;
 mod desk;
 mod json;
 mod notify;
@@ -51,6 +54,9 @@ enum Command {
     /// Refund applications and refunds: list, apply, approve, reject, retry, query, sync (needs the owner password).
     #[command(subcommand)]
     Refund(refund::RefundCommand),
+    /// Reconciles a day against its newest bill and prints it; exit 0 clean, 3 discrepancies remain (needs the
+    /// owner password).
+    Recon(close::ReconArgs),
     /// Sets up a data directory for the local wxpay-sim sandbox without the wizard (owner password from
     /// PAYDESK_PASSWORD): the sandbox demo's preconfigured desk.
     Setup(setup::SetupArgs),
@@ -62,8 +68,12 @@ enum Outcome {
     Ok,
     /// Exit 1: the command ran, and what it checked failed (the JSON was printed).
     Failed,
-    /// Exit 3: a bill's summary disagrees with its rows.
+    /// Exit 3: a bill's summary disagrees with its rows; a reconciled day has discrepancies left.
     Disagrees,
+    /// Exit 4: the day's bill is not available yet.
+    NotYet,
+    /// Exit 5: WeChat has no bill for the day.
+    NoBill,
 }
 
 fn main() -> ExitCode {
@@ -75,12 +85,15 @@ fn main() -> ExitCode {
         Command::Order(cmd) => order::run(&cmd),
         Command::Sync(args) => sync::run(&args),
         Command::Refund(cmd) => refund::run(&cmd),
+        Command::Recon(args) => close::recon(&args),
         Command::Setup(args) => setup::run(&args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
         Ok(Outcome::Disagrees) => ExitCode::from(3),
+        Ok(Outcome::NotYet) => ExitCode::from(4),
+        Ok(Outcome::NoBill) => ExitCode::from(5),
         Err(e) => {
             eprintln!("paydesk-cli: {e:#}");
             ExitCode::from(1)

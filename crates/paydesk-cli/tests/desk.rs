@@ -284,3 +284,40 @@ async fn refund_apply_approve_sync_and_reject_from_a_script() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("[invalid_input]"), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bill_fetch_and_recon_exit_codes_tell_a_script_what_happened() {
+    let w = world().await;
+    let today = wxpay::BeijingTime::from_utc(Utc::now()).date();
+    let day = today - chrono::Duration::days(5);
+    // A payment at "WeChat" that the ledger never heard of.
+    w.sim.sim.clock.set(wxpay::BeijingTime::parse_dashed(&format!("{day} 12:00:00")).unwrap().to_utc());
+    w.admin(
+        "/orders",
+        serde_json::json!({ "out_trade_no": "CLI-UNKNOWN", "total_fee": 300, "notify_url": "http://127.0.0.1:9/x" }),
+    )
+    .await;
+    w.admin("/orders/CLI-UNKNOWN/pay", serde_json::json!({})).await;
+    w.sim.sim.clock.reset();
+
+    let out = w.cli(&["bill", "fetch", "--date", &day.to_string()], Some(PASSWORD)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["outcome"], "imported");
+    let out = w.cli(&["recon", "--date", &day.to_string()], Some(PASSWORD)).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let day_json = json(&out);
+    assert_eq!(day_json["discrepancies"][0]["kind"], "missing_in_ledger");
+    assert_eq!(day_json["discrepancies"][0]["out_trade_no"], "CLI-UNKNOWN");
+    assert_eq!(day_json["wechat"]["payments_fen"], 300);
+
+    let out = w.cli(&["bill", "fetch", "--date", &today.to_string()], Some(PASSWORD)).await;
+    assert_eq!((out.status.code(), json(&out)["outcome"].clone()), (Some(4), Value::from("not_yet")));
+    let quiet = (today - chrono::Duration::days(20)).to_string();
+    let out = w.cli(&["bill", "fetch", "--date", &quiet], Some(PASSWORD)).await;
+    assert_eq!((out.status.code(), json(&out)["outcome"].clone()), (Some(5), Value::from("no_bill")));
+    let out = w.cli(&["recon", "--date", &quiet], Some(PASSWORD)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let never = (today - chrono::Duration::days(30)).to_string();
+    let out = w.cli(&["recon", "--date", &never], Some(PASSWORD)).await;
+    assert_eq!(out.status.code(), Some(1), "no bill yet: {}", stderr(&out));
+}

@@ -65,7 +65,11 @@ pub async fn planted_days_are_found_exactly_and_each_action_resolves_its_discrep
     let order = desk.order(&closed).await;
     let person = Provenance::new(Source::Person, Utc::now());
     desk.ledger
-        .apply_order_observation(order.id, &OrderObservation { trade_state: TradeState::Closed, payment: None }, &person)
+        .apply_order_observation(
+            order.id,
+            &OrderObservation { trade_state: TradeState::Closed, payment: None },
+            &person,
+        )
         .await
         .unwrap();
     sim.paid(&closed, 700).await;
@@ -134,7 +138,10 @@ pub async fn planted_days_are_found_exactly_and_each_action_resolves_its_discrep
     assert_eq!(found(&after)[&unknown].1, "resolved");
     let recorded = core.order_detail(&unknown).await.unwrap();
     assert_eq!(recorded.order.row.state, "SUCCESS");
-    assert!(recorded.timeline.iter().any(|e| e.source == "bill" && e.evidence_ref.as_deref().is_some_and(|r| r.starts_with("bill_row:"))));
+    assert!(recorded
+        .timeline
+        .iter()
+        .any(|e| e.source == "bill" && e.evidence_ref.as_deref().is_some_and(|r| r.starts_with("bill_row:"))));
 
     let after = core.discrepancy_action(id_of(&day, &closed), "query", None).await.unwrap();
     assert_eq!(found(&after)[&closed].1, "resolved", "{after:#?}");
@@ -160,7 +167,14 @@ pub async fn planted_days_are_found_exactly_and_each_action_resolves_its_discrep
     let again = core.recon_run(&d.to_string()).await.unwrap();
     assert_eq!(found(&again), found(&after));
     let audit = core.audit_list(None, 200).await.unwrap();
-    for action in ["discrepancy.record_from_bill", "discrepancy.query", "discrepancy.propose_refund", "discrepancy.explain", "recon.run", "bill.fetch"] {
+    for action in [
+        "discrepancy.record_from_bill",
+        "discrepancy.query",
+        "discrepancy.propose_refund",
+        "discrepancy.explain",
+        "recon.run",
+        "bill.fetch",
+    ] {
         assert!(audit.entries.iter().any(|e| e.action == action), "{action} audited");
     }
     let csv = core.close_export_csv(&d.to_string(), "discrepancies").await.unwrap();
