@@ -8,6 +8,7 @@ use paydesk_core::contract::{
     ExportResult, GuardCheck, MerchantInput, OrderDetail, OrderFilter, OrderPage, RefundView, SandboxDefaults,
     Settings, SetupInput, SyncStatus,
 };
+use paydesk_core::close::{BillFetch, ChartDay, CloseDay, DayClose};
 use paydesk_core::{Core, CoreError, Secret, UiError};
 use tauri::State;
 
@@ -224,4 +225,70 @@ pub async fn audit_verify(core: State<'_, Core>) -> Reply<ChainView> {
 #[tauri::command]
 pub async fn audit_export_csv(core: State<'_, Core>) -> Reply<ExportResult> {
     core.audit_export_csv().await.map_err(ui(&core))
+}
+
+// ---- Daily close ---------------------------------------------------------------------------------------------------
+
+#[tauri::command]
+pub async fn close_calendar(core: State<'_, Core>, month: String) -> Reply<Vec<CloseDay>> {
+    core.close_calendar(&month).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn close_day(core: State<'_, Core>, day: String) -> Reply<DayClose> {
+    core.close_day(&day).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn close_chart(core: State<'_, Core>, days: u32) -> Reply<Vec<ChartDay>> {
+    core.close_chart(days).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn bill_fetch(core: State<'_, Core>, day: String) -> Reply<BillFetch> {
+    core.bill_fetch(&day).await.map_err(ui(&core))
+}
+
+/// The native "open file" dialog (tauri-plugin-dialog, from the Rust side: the webview gets no file-system
+/// permission); `None` when cancelled.
+#[tauri::command]
+pub async fn bill_pick_file(app: tauri::AppHandle) -> Reply<Option<String>> {
+    use tauri_plugin_dialog::DialogExt as _;
+    let picked = tauri::async_runtime::spawn_blocking(move || {
+        app.dialog()
+            .file()
+            .add_filter("WeChat Pay bill", &["csv", "txt", "gz", "gzip"])
+            .blocking_pick_file()
+    })
+    .await
+    .map_err(|e| UiError { code: "internal".into(), message: format!("file dialog: {e}") })?;
+    Ok(picked.map(|p| match p.into_path() {
+        Ok(path) => path.display().to_string(),
+        Err(e) => e.to_string(),
+    }))
+}
+
+#[tauri::command]
+pub async fn bill_import(core: State<'_, Core>, path: String, day: Option<String>) -> Reply<BillFetch> {
+    core.bill_import(&path, day.as_deref()).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn recon_run(core: State<'_, Core>, day: String) -> Reply<DayClose> {
+    core.recon_run(&day).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn discrepancy_action(
+    core: State<'_, Core>,
+    id: i64,
+    action: String,
+    note: Option<String>,
+) -> Reply<DayClose> {
+    core.discrepancy_action(id, &action, note.as_deref()).await.map_err(ui(&core))
+}
+
+#[tauri::command]
+pub async fn close_export_csv(core: State<'_, Core>, day: String, what: String) -> Reply<ExportResult> {
+    core.close_export_csv(&day, &what).await.map_err(ui(&core))
 }

@@ -147,6 +147,7 @@ fn main() {
     }
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_dialog::init())
         .setup(setup)
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
@@ -181,6 +182,15 @@ fn main() {
             commands::audit_list,
             commands::audit_verify,
             commands::audit_export_csv,
+            commands::close_calendar,
+            commands::close_day,
+            commands::close_chart,
+            commands::bill_fetch,
+            commands::bill_pick_file,
+            commands::bill_import,
+            commands::recon_run,
+            commands::discrepancy_action,
+            commands::close_export_csv,
             ui_first_screen,
         ])
         .run(tauri::generate_context!());
