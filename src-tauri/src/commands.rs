@@ -3,12 +3,12 @@
 //!
 //! Tauri maps the webview's camelCase argument keys (`outTradeNo`) to these snake_case parameters.
 
+use paydesk_core::close::{BillFetch, ChartDay, CloseDay, DayClose};
 use paydesk_core::contract::{
     AppStatus, ApplicationRow, AuditPage, CertSource, CertificateView, ChainView, ConnectionTest, Dashboard,
     ExportResult, GuardCheck, MerchantInput, OrderDetail, OrderFilter, OrderPage, RefundView, SandboxDefaults,
     Settings, SetupInput, SyncStatus,
 };
-use paydesk_core::close::{BillFetch, ChartDay, CloseDay, DayClose};
 use paydesk_core::{Core, CoreError, Secret, UiError};
 use tauri::State;
 
@@ -255,10 +255,7 @@ pub async fn bill_fetch(core: State<'_, Core>, day: String) -> Reply<BillFetch> 
 pub async fn bill_pick_file(app: tauri::AppHandle) -> Reply<Option<String>> {
     use tauri_plugin_dialog::DialogExt as _;
     let picked = tauri::async_runtime::spawn_blocking(move || {
-        app.dialog()
-            .file()
-            .add_filter("WeChat Pay bill", &["csv", "txt", "gz", "gzip"])
-            .blocking_pick_file()
+        app.dialog().file().add_filter("WeChat Pay bill", &["csv", "txt", "gz", "gzip"]).blocking_pick_file()
     })
     .await
     .map_err(|e| UiError { code: "internal".into(), message: format!("file dialog: {e}") })?;
