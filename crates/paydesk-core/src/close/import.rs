@@ -19,6 +19,8 @@ use crate::error::{CoreError, CoreResult, Locale};
 use crate::session::Session;
 
 const READ_BUFFER: usize = 256 * 1024;
+/// Rows per push on PostgreSQL.
+const PG_CHUNK_ROWS: usize = 20_000;
 /// Progress is reported every this many rows.
 const PROGRESS_EVERY: u64 = 20_000;
 
@@ -185,11 +187,17 @@ pub async fn import(
     let locale = meta.locale;
     let day = meta.day;
     let handle = tokio::runtime::Handle::current();
+    // SQLite's writer thread takes rows as they come; PostgreSQL inserts each push as one UNNEST statement, where
+    // larger batches pay the round trip and the planning less often.
+    let chunk_rows = match session.ledger.engine() {
+        ledger::Engine::Sqlite => ledger::IMPORT_CHUNK_ROWS,
+        ledger::Engine::Postgres => PG_CHUNK_ROWS,
+    };
     // The reading and the pushing run on a blocking thread; `block_on` there waits for the channel to the writer.
     let (import, summary, differences) = tokio::task::spawn_blocking(move || -> CoreResult<_> {
         let mut reader = open(&path)?;
         check_type(&reader)?;
-        let mut chunk: Vec<BillRow> = Vec::with_capacity(ledger::IMPORT_CHUNK_ROWS);
+        let mut chunk: Vec<BillRow> = Vec::with_capacity(chunk_rows);
         let mut done = 0_u64;
         while let Some(row) = reader.next_row().map_err(bad_bill)? {
             if let Some(m) = row.mch_id().filter(|m| !m.is_empty() && *m != mch_id) {
@@ -207,7 +215,7 @@ pub async fn import(
             }
             chunk.push(ledger_row(&row));
             done += 1;
-            if chunk.len() == ledger::IMPORT_CHUNK_ROWS {
+            if chunk.len() == chunk_rows {
                 handle.block_on(import.push(&chunk))?;
                 chunk.clear();
             }
