@@ -161,9 +161,18 @@ impl Core {
                 day: Some(view::day_close(&session, day, self.locale(), Utc::now()).await?),
             });
         }
-        self.close_progress(day, "download", 0, None);
         let request = DownloadBill { bill_date: day, bill_type: WxBillType::All, gzip: true };
-        let downloaded = session.client.download_bill(&request).await;
+        let core = self.clone();
+        let last = std::sync::atomic::AtomicU64::new(0);
+        let progress = move |done: u64, total: Option<u64>| {
+            // At most one event per 64 KiB (and the first and last): a bill arrives in many small chunks.
+            let before = last.load(std::sync::atomic::Ordering::Relaxed);
+            if done == 0 || done >= before.saturating_add(64 * 1024) || Some(done) == total {
+                last.store(done, std::sync::atomic::Ordering::Relaxed);
+                core.close_progress(day, "download", done, total);
+            }
+        };
+        let downloaded = session.client.download_bill_with_progress(&request, &progress).await;
         let detail = |outcome: &str, extra: serde_json::Value| {
             serde_json::json!({ "day": day.to_string(), "outcome": outcome, "detail": extra }).to_string()
         };

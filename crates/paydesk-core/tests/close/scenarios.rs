@@ -235,8 +235,20 @@ pub async fn the_same_gzip_file_twice_changes_nothing_and_a_legacy_bill_imports(
     sim.paid(&order, 990).await;
     core.order_query_now(&order).await.unwrap();
     sim.now();
+    let mut events = core.subscribe();
     let fetched = core.bill_fetch(&day.to_string()).await.unwrap();
     assert_eq!(fetched.outcome, "imported");
+    let mut stages = std::collections::BTreeSet::new();
+    while let Ok(event) = events.try_recv() {
+        if let paydesk_core::CoreEvent::CloseProgress(p) = event {
+            assert_eq!(p.day, day.to_string());
+            if p.stage == "download" && p.done > 0 {
+                assert_eq!(p.total, Some(p.done), "the download's last report is its whole length");
+            }
+            stages.insert(p.stage);
+        }
+    }
+    assert_eq!(stages.into_iter().collect::<Vec<_>>(), ["download", "import", "reconcile"]);
     let first = fetched.day.unwrap();
     assert_eq!(first.status, "clean", "{first:#?}");
     let bill = first.bill.unwrap();

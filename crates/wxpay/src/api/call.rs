@@ -40,6 +40,17 @@ impl WxPayClient {
         self.download(request).await
     }
 
+    /// [`WxPayClient::download_bill`] reporting `(bytes so far, Content-Length)` as the bill arrives.
+    pub async fn download_bill_with_progress(
+        &self,
+        request: &DownloadBill,
+        progress: &(dyn Fn(u64, Option<u64>) + Send + Sync),
+    ) -> Result<DownloadOutcome, Error> {
+        let (body, sign_type) = request_body(request, &self.merchant, &new_nonce())?;
+        let reply = self.transport.post_with_progress(DownloadBill::API, body, progress).await?;
+        classify_download(DownloadBill::API, reply.to_vec(), sign_type, &self.merchant.key)
+    }
+
     /// Downloads a fund-flow bill (mutual TLS, HMAC-SHA256).
     pub async fn download_fund_flow(&self, request: &DownloadFundFlow) -> Result<DownloadOutcome, Error> {
         self.download(request).await

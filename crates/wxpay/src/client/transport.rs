@@ -178,6 +178,72 @@ impl HttpTransport {
         self.post_to_path(api.path(), body, api.needs_client_certificate()).await
     }
 
+    /// [`HttpTransport::post`] for a reply that may be large (a bill): `progress(bytes so far, Content-Length)` is
+    /// called as the body arrives.
+    pub async fn post_with_progress(
+        &self,
+        api: Api,
+        body: String,
+        progress: &(dyn Fn(u64, Option<u64>) + Send + Sync),
+    ) -> Result<Bytes, TransportError> {
+        let path = api.path();
+        let client = self.client_for(path, api.needs_client_certificate())?;
+        let body = Bytes::from(body);
+        let primary = format!("{}{path}", self.inner.base_url);
+        match self.send_with_progress(client, &primary, body.clone(), progress).await {
+            Err(TransportError::Connect { url, reason }) => match &self.inner.backup_base_url {
+                Some(backup) => self.send_with_progress(client, &format!("{backup}{path}"), body, progress).await,
+                None => Err(TransportError::Connect { url, reason }),
+            },
+            other => other,
+        }
+    }
+
+    async fn send_with_progress(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        body: Bytes,
+        progress: &(dyn Fn(u64, Option<u64>) + Send + Sync),
+    ) -> Result<Bytes, TransportError> {
+        let mut response = client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.classify(&e, url))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(TransportError::Status { url: url.to_string(), status: status.as_u16() });
+        }
+        let total = response.content_length();
+        let mut out = Vec::with_capacity(total.and_then(|t| usize::try_from(t).ok()).unwrap_or(0).min(64 << 20));
+        progress(0, total);
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(&e, url))? {
+            out.extend_from_slice(&chunk);
+            progress(u64::try_from(out.len()).unwrap_or(u64::MAX), total);
+        }
+        Ok(Bytes::from(out))
+    }
+
+    /// The pool for `path`: the mutual-TLS one when `mtls` (refused without a usable certificate).
+    fn client_for(&self, path: &str, mtls: bool) -> Result<&reqwest::Client, TransportError> {
+        if !path.starts_with('/') {
+            return Err(TransportError::Other(format!("API path {path:?} must start with '/'")));
+        }
+        if !mtls {
+            return Ok(&self.inner.plain);
+        }
+        let Some(client) = &self.inner.mtls else {
+            return Err(TransportError::MissingCertificate { path: path.to_string() });
+        };
+        if let Some(certificate) = &self.inner.certificate {
+            certificate.check_validity(Utc::now()).map_err(TransportError::Certificate)?;
+        }
+        Ok(client)
+    }
+
     /// POSTs `body` to `path` on the API host, with the API certificate when `mtls`.
     ///
     /// The backup host is tried only after a [`TransportError::Connect`] from the primary: then
