@@ -144,19 +144,23 @@ fn match_sql(engine: Engine) -> String {
              LEFT JOIN orders o ON o.id = m.order_id \
              LEFT JOIN refunds f ON f.merchant_id = $2 AND f.out_refund_no = m.out_refund_no"
         ),
+        // The order's columns come straight from the two lookups (no third join of the orders): `o` is the
+        // subquery's own (id, total_fee, trade_state) under the names PAY_PROBLEM reads.
         Engine::Postgres => format!(
             "INSERT INTO recon_rows (row_id, is_refund, target_id, problem) \
              SELECT m.row_id, m.is_refund, CASE WHEN m.is_refund = 1 THEN f.id ELSE o.id END, \
              CASE WHEN m.is_refund = 1 THEN {REFUND_PROBLEM} ELSE {PAY_PROBLEM} END \
              FROM (SELECT r.id AS row_id, r.order_fen, r.refund_fen, r.trade_state, r.refund_status, \
-                   CASE WHEN {PAY} THEN 0 ELSE 1 END AS is_refund, COALESCE(o1.id, o2.id) AS order_id, \
+                   CASE WHEN {PAY} THEN 0 ELSE 1 END AS is_refund, \
+                   COALESCE(o1.id, o2.id) AS order_id, COALESCE(o1.total_fee, o2.total_fee) AS order_total, \
+                   COALESCE(o1.trade_state, o2.trade_state) AS order_state, \
                    CASE WHEN {PAY} THEN NULL ELSE r.out_refund_no END AS out_refund_no \
                    FROM bill_rows r \
                    LEFT JOIN orders o1 ON {PAY} AND o1.transaction_id = r.transaction_id AND o1.merchant_id = $2 \
                    LEFT JOIN orders o2 ON {PAY} AND o1.id IS NULL AND o2.merchant_id = $2 \
                         AND o2.out_trade_no = r.out_trade_no \
                    WHERE r.bill_file_id = $1 AND r.line_no > $3 AND r.line_no <= $4) AS m \
-             LEFT JOIN orders o ON o.id = m.order_id \
+             CROSS JOIN LATERAL (SELECT m.order_id AS id, m.order_total AS total_fee, m.order_state AS trade_state) AS o \
              LEFT JOIN refunds f ON f.merchant_id = $2 AND f.out_refund_no = m.out_refund_no"
         ),
     }
