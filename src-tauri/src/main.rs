@@ -141,6 +141,13 @@ fn has_display() -> bool {
 
 fn main() {
     STARTED.get_or_init(std::time::Instant::now);
+    // WebKitGTK's GPU compositing: with software GL (VMs, remote desktops, Xvfb, older laptops) it tripled the time
+    // to the first screen and added ~120 MiB to the web process (scripts/bench-app), and it buys a form-and-table
+    // console nothing. Off unless the owner's environment says otherwise (docs/decisions/0010-desktop-start-up.md).
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
+        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+    }
     if !has_display() {
         eprintln!("Paydesk needs a display: none is set (DISPLAY / WAYLAND_DISPLAY). Run it in a desktop session, or under Xvfb (scripts/sandbox does that).");
         std::process::exit(1);
