@@ -106,7 +106,7 @@ impl Sim {
         }
     }
 
-    async fn admin(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+    pub async fn admin(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
         let reply = self
             .http
             .post(format!("{}/admin/merchants/{MCH}{path}", self.handle.base_url))
