@@ -353,10 +353,11 @@ def test_c_guards_remainder_and_interval(desk):
     guards, ok = _guards_answered(desk, 1000)
     assert not ok
     assert guards["remainder"] is True and guards["interval"] is False, guards
+    # The message names the configured interval (10 min here) and WeChat's rule of one request a minute.
     message = desk.text("guard-interval")
-    assert "一分钟" in message or "a minute" in message, message
+    assert "每分钟" in message or "a minute" in message, message
     blocked = desk.text("approve-blocked")  # the banner names what blocks, and only that
-    assert ("一分钟" in blocked or "a minute" in blocked) and "可退余额" not in blocked and "remainder" not in blocked, blocked
+    assert ("每分钟" in blocked or "a minute" in blocked) and "可退余额" not in blocked and "remainder" not in blocked, blocked
     assert not desk.enabled("approve-confirm")
     _show(desk, "approve-confirm", inline="nearest", block="end")
     desk.shot("refunds-guard-interval")
