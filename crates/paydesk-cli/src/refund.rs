@@ -140,14 +140,7 @@ pub fn run(cmd: &RefundCommand) -> anyhow::Result<Outcome> {
             let desk = desk::open(&args.desk)?;
             let amount = match args.amount.fen()? {
                 Some(a) => a,
-                None => {
-                    let guards = call(&desk, desk.core.refund_applications_list("ALL"))?;
-                    let app = guards
-                        .iter()
-                        .find(|a| a.id == args.application_id)
-                        .ok_or_else(|| anyhow!("there is no refund application #{}", args.application_id))?;
-                    Fen(app.amount_fen)
-                }
+                None => Fen(call(&desk, desk.core.refund_application_row(args.application_id))?.amount_fen),
             };
             let password = Some(desk.password.expose().as_str());
             let view = call(

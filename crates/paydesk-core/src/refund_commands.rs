@@ -77,18 +77,22 @@ impl Core {
         password: Option<&str>,
         subject: &str,
     ) -> CoreResult<()> {
-        let threshold = self.config().map_or(0, |c| c.settings.refund_password_threshold_fen);
-        if amount.get() <= threshold {
+        if !self.needs_password(amount) {
             return Ok(());
         }
+        let threshold = self.refund_password_threshold();
         match password.filter(|p| !p.is_empty()) {
             None => Err(CoreError::PasswordRequired { amount_fen: amount.get(), threshold_fen: threshold }),
             Some(p) => self.confirm_owner_password(session, p, subject).await,
         }
     }
 
+    fn refund_password_threshold(&self) -> i64 {
+        self.config().map_or(0, |c| c.settings.refund_password_threshold_fen)
+    }
+
     fn needs_password(&self, amount: Fen) -> bool {
-        amount.get() > self.config().map_or(0, |c| c.settings.refund_password_threshold_fen)
+        amount.get() > self.refund_password_threshold()
     }
 
     // ---- Applications ------------------------------------------------------------------------------------------
@@ -112,6 +116,13 @@ impl Core {
             rows.push(refunds::application_row(&session, app, now).await?);
         }
         Ok(rows)
+    }
+
+    /// One application with its order and refund (the CLI's `refund approve` without an amount reads it).
+    pub async fn refund_application_row(&self, application_id: i64) -> CoreResult<ApplicationRow> {
+        let session = self.session().await?;
+        let app = self.application(&session, application_id).await?;
+        refunds::application_row(&session, &app, Utc::now()).await
     }
 
     /// `refund_application_create`: an application entered at the desk (owner or staff).

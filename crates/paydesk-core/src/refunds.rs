@@ -71,7 +71,7 @@ fn yuan(fen: Fen) -> String {
     format!("¥{}", fen.to_yuan_string())
 }
 
-fn beijing_now_days(paid_at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+fn days_since(paid_at: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     (now - paid_at).num_days().max(0)
 }
 
@@ -88,7 +88,7 @@ pub(crate) fn order_money(order: &Order, now: DateTime<Utc>) -> OrderMoney {
         pending_fen: pending,
         remaining_fen: order.refundable().get(),
         refund_count: order.refund_count,
-        days_since_payment: order.paid_at.map(|p| beijing_now_days(p, now)),
+        days_since_payment: order.paid_at.map(|p| days_since(p, now)),
     }
 }
 
@@ -349,10 +349,10 @@ pub(crate) fn check_guards(
         name: "age",
         ok: age_ok,
         message: match order.paid_at {
-            Some(p) if age_ok => pick(format!("支付于 {} 天前（一年内可退）。", beijing_now_days(p, now)), format!("Paid {} days ago (refunds within a year).", beijing_now_days(p, now))),
+            Some(p) if age_ok => pick(format!("支付于 {} 天前（一年内可退）。", days_since(p, now)), format!("Paid {} days ago (refunds within a year).", days_since(p, now))),
             Some(p) => pick(
-                format!("支付已超过一年（{} 天）：微信不再接受退款，请通过其他方式退给顾客。", beijing_now_days(p, now)),
-                format!("Paid more than a year ago ({} days): WeChat no longer accepts refunds; refund the customer another way.", beijing_now_days(p, now)),
+                format!("支付已超过一年（{} 天）：微信不再接受退款，请通过其他方式退给顾客。", days_since(p, now)),
+                format!("Paid more than a year ago ({} days): WeChat no longer accepts refunds; refund the customer another way.", days_since(p, now)),
             ),
             None => pick("支付时间未知。".into(), "The payment time is not known.".into()),
         },
