@@ -18,6 +18,7 @@ import type {
   DiscrepancyRow,
 } from '@/backend'
 import { normalizeError } from '@/backend'
+import { useLatestRead } from '@/composables/useLatestRead'
 import { actOnDiscrepancy, exportCloseCsv, fetchBill, getCloseDay, runRecon } from '@/api/close'
 import { useAppStore } from '@/stores/app'
 import { useCloseStore } from '@/stores/close'
@@ -58,9 +59,12 @@ export function useDayClose(initialDay: string) {
 
   const day = ref(initialDay)
   const data = ref<DayClose | null>(null)
-  const loading = ref(false)
-  const loaded = ref(false)
-  const error = ref<BackendError | null>(null)
+  const { loading, loaded, error, load, supersede } = useLatestRead(
+    () => getCloseDay(day.value),
+    (d) => {
+      data.value = d
+    },
+  )
 
   const op = ref<DayOp | null>(null)
   const notice = ref<DayNotice | null>(null)
@@ -72,36 +76,12 @@ export function useDayClose(initialDay: string) {
   /** the last action that went through: which row, and what it is now */
   const lastAction = ref<{ id: number; action: DiscrepancyAction; status: string | null } | null>(null)
 
-  let generation = 0
-
   /** Takes a fresher close of the shown day (an answer, or an import elsewhere in the area). */
   function apply(d: DayClose): boolean {
     if (d.day !== day.value) return false
-    generation++ // a read still in flight is older than this
+    supersede() // a read still in flight is older than this
     data.value = d
-    loaded.value = true
-    loading.value = false
-    error.value = null
     return true
-  }
-
-  async function load(): Promise<boolean> {
-    const mine = ++generation
-    const which = day.value
-    loading.value = true
-    try {
-      const d = await getCloseDay(which)
-      if (mine !== generation) return false
-      data.value = d
-      loaded.value = true
-      error.value = null
-      return true
-    } catch (e) {
-      if (mine === generation) error.value = normalizeError(e)
-      return false
-    } finally {
-      if (mine === generation) loading.value = false
-    }
   }
 
   /** Another day (the page's address changed): forget this one's state and read that one. */

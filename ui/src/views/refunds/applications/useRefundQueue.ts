@@ -1,8 +1,8 @@
 // The refund application queue: PENDING (oldest first) or ALL (newest first, at most 200). Kept
 // fresh on `refunds-changed`, `orders-changed` (an order's money moved) and `applications-new`.
 import { computed, onScopeDispose, ref, watch } from 'vue'
-import type { ApplicationRow, BackendError } from '@/backend'
-import { normalizeError } from '@/backend'
+import type { ApplicationRow } from '@/backend'
+import { useLatestRead } from '@/composables/useLatestRead'
 import { listApplications, type ApplicationListStatus } from '@/api/refunds'
 import { useAppStore } from '@/stores/app'
 import { useOrdersStore } from '@/stores/orders'
@@ -15,35 +15,21 @@ export function useRefundQueue() {
 
   const status = ref<ApplicationListStatus>('PENDING')
   const rows = ref<ApplicationRow[]>([])
-  const loading = ref(false)
-  const loaded = ref(false)
-  const error = ref<BackendError | null>(null)
 
   /** Approve and reject are the owner's; staff only see the queue and add applications. */
   const canDecide = computed(() => !app.isStaff)
 
-  let generation = 0
-
   /** Reads the list for the current status; only the latest answer is kept. */
-  async function load(): Promise<boolean> {
-    const mine = ++generation
-    const which = status.value
-    loading.value = true
-    try {
-      const next = await listApplications(which)
-      if (mine !== generation) return false
+  const { loading, loaded, error, load } = useLatestRead(
+    () => {
+      const which = status.value
+      return listApplications(which).then((next) => ({ which, next }))
+    },
+    ({ which, next }) => {
       rows.value = next
-      loaded.value = true
-      error.value = null
       if (which === 'PENDING') refunds.setPendingCount(next.length)
-      return true
-    } catch (e) {
-      if (mine === generation) error.value = normalizeError(e)
-      return false
-    } finally {
-      if (mine === generation) loading.value = false
-    }
-  }
+    },
+  )
 
   function setStatus(next: ApplicationListStatus): Promise<boolean> {
     status.value = next

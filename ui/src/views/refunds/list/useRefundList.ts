@@ -4,6 +4,7 @@
 import { computed, onScopeDispose, reactive, ref, watch } from 'vue'
 import type { BackendError, RefundAction, RefundView } from '@/backend'
 import { normalizeError } from '@/backend'
+import { useLatestRead } from '@/composables/useLatestRead'
 import { listRefunds, queryRefundNow, type RefundScope } from '@/api/refunds'
 import { useAppStore } from '@/stores/app'
 import { useOrdersStore } from '@/stores/orders'
@@ -19,33 +20,17 @@ export function useRefundList() {
 
   const scope = ref<RefundScope>('active')
   const rows = ref<RefundView[]>([])
-  const loading = ref(false)
-  const loaded = ref(false)
-  const error = ref<BackendError | null>(null)
   /** per refund: the action running, and the last action's error */
   const busy = reactive<Record<string, RefundAction>>({})
   const actionErrors = reactive<Record<string, BackendError>>({})
 
-  let generation = 0
-
-  async function load(): Promise<boolean> {
-    const mine = ++generation
-    const which = scope.value
-    loading.value = true
-    try {
-      const next = await listRefunds(which)
-      if (mine !== generation) return false
+  const { loading, loaded, error, load } = useLatestRead(
+    () => listRefunds(scope.value),
+    (next) => {
       rows.value = next
-      loaded.value = true
-      error.value = null
-      return true
-    } catch (e) {
-      if (mine === generation) error.value = normalizeError(e)
-      return false
-    } finally {
-      if (mine === generation) loading.value = false
-    }
-  }
+    },
+  )
+
 
   function setScope(next: RefundScope): Promise<boolean> {
     scope.value = next
